@@ -1,0 +1,117 @@
+"""Augmentation: speed perturbation, additive real noise at a random SNR, silence padding, gain,
+telephone band-limiting (waveform level, per utterance) and SpecAugment (feature level, per batch).
+
+Waveform functions take and return (S,) float32 at 16 kHz and draw from a ``numpy`` Generator,
+so a seeded run is reproducible.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import torch
+
+from .audio import SAMPLE_RATE, load_audio, resample
+from .errors import ConfigError
+
+
+@dataclass
+class AugmentConfig:
+    speeds: list = field(default_factory=lambda: [0.9, 1.0, 1.1])  # Kaldi-style 3-way perturbation
+    noise_files: list = field(default_factory=list)   # wav files of real noise
+    noise_prob: float = 0.0
+    snr_db: list = field(default_factory=lambda: [5.0, 30.0])      # uniform range
+    pad_prob: float = 0.5        # add random silence (with a faint noise floor) before/after
+    pad_max_s: float = 0.5
+    gain_db: list = field(default_factory=lambda: [-20.0, 6.0])
+    bandlimit_prob: float = 0.0  # resample through 8 kHz (telephone band)
+    freq_masks: int = 2          # SpecAugment
+    freq_mask_width: int = 15
+    time_masks: int = 2
+    time_mask_frac: float = 0.05
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AugmentConfig":
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown augment option(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def speed_perturb(wave: np.ndarray, factor: float) -> np.ndarray:
+    """Play ``factor`` times faster (tempo and pitch both change, as in Kaldi's recipes)."""
+    if factor == 1.0:
+        return wave
+    return resample(wave, int(round(SAMPLE_RATE * factor)), SAMPLE_RATE)
+
+
+def add_noise(wave: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """Mix a random stretch of ``noise`` into ``wave`` at signal-to-noise ratio ``snr_db``."""
+    if len(noise) < len(wave):
+        noise = np.tile(noise, int(np.ceil(len(wave) / len(noise))))
+    start = rng.integers(0, len(noise) - len(wave) + 1)
+    seg = noise[start:start + len(wave)]
+    p_sig = np.mean(wave.astype(np.float64) ** 2) + 1e-12
+    p_noise = np.mean(seg.astype(np.float64) ** 2) + 1e-12
+    scale = np.sqrt(p_sig / (p_noise * 10 ** (snr_db / 10)))
+    return (wave + scale * seg).astype(np.float32)
+
+
+def pad_silence(wave: np.ndarray, rng: np.random.Generator, max_s: float) -> np.ndarray:
+    """Random silence before and after, with a noise floor 50-70 dB below the speech."""
+    before, after = rng.integers(0, int(max_s * SAMPLE_RATE) + 1, size=2)
+    level = np.sqrt(np.mean(wave.astype(np.float64) ** 2) + 1e-12) * 10 ** (-rng.uniform(50, 70) / 20)
+    floor = lambda n: (rng.standard_normal(n) * level).astype(np.float32)  # noqa: E731
+    return np.concatenate([floor(before), wave, floor(after)])
+
+
+def bandlimit(wave: np.ndarray) -> np.ndarray:
+    """Telephone band: down to 8 kHz and back."""
+    return resample(resample(wave, SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
+
+
+class WaveAugmenter:
+    """Callable (wave, rng) -> wave applying the waveform-level augmentations of a config."""
+
+    def __init__(self, cfg: AugmentConfig):
+        self.cfg = cfg
+        self.noises = [load_audio(p) for p in cfg.noise_files]
+
+    def __call__(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c = self.cfg
+        if c.speeds:
+            wave = speed_perturb(wave, float(rng.choice(c.speeds)))
+        if c.bandlimit_prob and rng.random() < c.bandlimit_prob:
+            wave = bandlimit(wave)
+        if c.pad_prob and rng.random() < c.pad_prob:
+            wave = pad_silence(wave, rng, c.pad_max_s)
+        if self.noises and rng.random() < c.noise_prob:
+            noise = self.noises[rng.integers(len(self.noises))]
+            wave = add_noise(wave, noise, rng.uniform(*c.snr_db), rng)
+        if c.gain_db:
+            wave = wave * np.float32(10 ** (rng.uniform(*c.gain_db) / 20))
+        return np.clip(wave, -1.0, 1.0).astype(np.float32)
+
+
+def spec_augment(feats: torch.Tensor, lengths: torch.Tensor, cfg: AugmentConfig,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """SpecAugment (Park et al. 2019) without time warping: zero ``freq_masks`` bands of up to
+    ``freq_mask_width`` bins and ``time_masks`` spans of up to ``time_mask_frac`` of each utterance.
+    feats (B, T, F) normalised features -> masked copy."""
+    feats = feats.clone()
+    B, T, F = feats.shape
+    rand = lambda *s: torch.rand(*s, generator=generator)  # noqa: E731
+    for b in range(B):
+        for _ in range(cfg.freq_masks):
+            w = int(rand(1) * (cfg.freq_mask_width + 1))
+            f0 = int(rand(1) * max(1, F - w))
+            feats[b, :, f0:f0 + w] = 0
+        L = int(lengths[b])
+        for _ in range(cfg.time_masks):
+            w = int(rand(1) * (int(cfg.time_mask_frac * L) + 1))
+            t0 = int(rand(1) * max(1, L - w))
+            feats[b, t0:t0 + w, :] = 0
+    return feats

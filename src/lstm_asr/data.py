@@ -1,0 +1,206 @@
+"""JSON Lines manifests, the dataset that reads them, and length-bucketed batches.
+
+A manifest line is ``{"audio": PATH, "text": STR, ...}``; PATH is absolute or relative to the
+manifest's folder. Bad lines are reported as ``FILE:LINE: reason``: either the first one stops
+the run (``on_error="stop"``) or they are skipped and counted (``on_error="skip"``).
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from .audio import load_audio, trim_silence
+from .errors import ManifestError
+from .text import normalize_text
+
+
+@dataclass
+class Utterance:
+    audio: Path
+    text: str                 # normalised
+    duration: float | None = None
+    speaker: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Manifest:
+    path: Path
+    utterances: list[Utterance]
+    skipped: list[str]        # one message per skipped line
+
+    def __len__(self):
+        return len(self.utterances)
+
+
+def read_manifest(path, on_error: str = "stop", require_text: bool = True,
+                  check_audio: bool = True) -> Manifest:
+    """Parse a JSON Lines manifest. Raises :class:`ManifestError` on the first bad line when
+    ``on_error == "stop"``; with ``"skip"`` bad lines are listed in ``Manifest.skipped``."""
+    path = Path(path)
+    if on_error not in ("stop", "skip"):
+        raise ValueError("on_error must be 'stop' or 'skip'")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ManifestError(path, 0, "no such manifest file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ManifestError(path, 0, f"cannot read manifest ({e})") from None
+    utts, skipped = [], []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            utts.append(_parse_line(path, n, line, require_text, check_audio))
+        except ManifestError as e:
+            if on_error == "stop":
+                raise
+            skipped.append(str(e))
+    if not utts:
+        raise ManifestError(path, 0, "no usable lines")
+    return Manifest(path, utts, skipped)
+
+
+def _parse_line(path: Path, n: int, line: str, require_text: bool, check_audio: bool) -> Utterance:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ManifestError(path, n, f"not valid JSON ({e.msg})") from None
+    if not isinstance(obj, dict):
+        raise ManifestError(path, n, "a line must be a JSON object")
+    audio = obj.get("audio")
+    if not isinstance(audio, str) or not audio:
+        raise ManifestError(path, n, "missing 'audio' path")
+    text = obj.get("text", "")
+    if not isinstance(text, str):
+        raise ManifestError(path, n, "'text' must be a string")
+    text = normalize_text(text)
+    if require_text and not text:
+        raise ManifestError(path, n, "empty 'text'")
+    apath = Path(audio) if Path(audio).is_absolute() else path.parent / audio
+    if check_audio and not apath.is_file():
+        raise ManifestError(path, n, f"audio file not found: {apath}")
+    extra = {k: v for k, v in obj.items() if k not in ("audio", "text", "duration", "speaker")}
+    return Utterance(apath, text, obj.get("duration"), obj.get("speaker"), extra)
+
+
+def write_manifest(path, rows: list[dict]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+class AudioDataset(torch.utils.data.Dataset):
+    """Utterances -> (wave (S,) float32 16 kHz, target). Audio is read once and cached in memory
+    (trimmed of leading/trailing silence); ``augment`` (a callable wave, rng -> wave) runs on every
+    access. ``target`` maps an Utterance to what the loss needs (unit ids or a class index)."""
+
+    def __init__(self, utterances: list[Utterance], target, augment=None, seed: int = 0):
+        self.utts = utterances
+        self.target = target
+        self.augment = augment
+        self.rng = np.random.default_rng(seed)
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __len__(self):
+        return len(self.utts)
+
+    def wave(self, i: int) -> np.ndarray:
+        if i not in self._cache:
+            self._cache[i] = trim_silence(load_audio(self.utts[i].audio))
+        return self._cache[i]
+
+    def duration(self, i: int) -> float:
+        d = self.utts[i].duration
+        return float(d) if d else len(self.wave(i)) / 16000
+
+    def __getitem__(self, i):
+        wave = self.wave(i)
+        if self.augment is not None:
+            wave = self.augment(wave, self.rng)
+        return wave, self.target(self.utts[i])
+
+
+def bucket_batches(durations: list[float], batch_seconds: float, shuffle: bool, seed: int = 0,
+                   max_batch: int = 64) -> list[list[int]]:
+    """Group indices of similar duration so padding stays small: sort by duration, cut into batches
+    of at most ``batch_seconds`` of padded audio (and ``max_batch`` items), shuffle the batch order."""
+    order = sorted(range(len(durations)), key=lambda i: durations[i])
+    if shuffle:  # jitter within similar lengths so batches differ between epochs
+        rnd = random.Random(seed)
+        order = sorted(order, key=lambda i: durations[i] * (1 + 0.1 * rnd.random()))
+    batches, cur, longest = [], [], 0.0
+    for i in order:
+        longest_new = max(longest, durations[i])
+        if cur and (longest_new * (len(cur) + 1) > batch_seconds or len(cur) >= max_batch):
+            batches.append(cur)
+            cur, longest_new = [], durations[i]
+        cur.append(i)
+        longest = longest_new
+    if cur:
+        batches.append(cur)
+    if shuffle:
+        random.Random(seed + 1).shuffle(batches)
+    return batches
+
+
+def collate(items):
+    """[(wave, target)] -> waves (B, S_max) zero-padded, lengths (B,), targets as a list."""
+    waves = [torch.from_numpy(np.ascontiguousarray(w)) for w, _ in items]
+    lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
+    batch = torch.zeros(len(waves), int(lengths.max()))
+    for k, w in enumerate(waves):
+        batch[k, : len(w)] = w
+    return batch, lengths, [t for _, t in items]
+
+
+
+
+def make_sequences(utts: list[Utterance], out_dir, n: int, min_words: int = 2, max_words: int = 7,
+                   pause_s: tuple = (0.05, 0.35), seed: int = 0, prefix: str = "seq") -> list[dict]:
+    """Build ``n`` connected sequences (like phone numbers) from single-word recordings.
+
+    Each sequence takes 2-7 recordings of one speaker, silence-trimmed, joined by short pauses that
+    carry a faint noise floor, and is written as a 16 kHz wav into ``out_dir``. Returns manifest
+    rows ``{"audio", "text", "duration", "speaker", "words": [{"word", "start", "end"}]}`` whose
+    word spans (seconds) are exact, so they can check timestamps."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    by_speaker: dict = {}
+    for u in utts:
+        by_speaker.setdefault(u.speaker, []).append(u)
+    speakers = sorted(by_speaker, key=str)
+    cache: dict[Path, np.ndarray] = {}
+    rows = []
+    for k in range(n):
+        pool = by_speaker[speakers[rng.integers(len(speakers))]]
+        picks = [pool[j] for j in rng.integers(len(pool), size=int(rng.integers(min_words, max_words + 1)))]
+        pieces, words, t = [], [], 0
+        lead = int(rng.uniform(*pause_s) * 16000)
+        for j, u in enumerate(picks):
+            if u.audio not in cache:
+                cache[u.audio] = trim_silence(load_audio(u.audio), margin_s=0.02)
+            w = cache[u.audio]
+            gap = lead if j == 0 else int(rng.uniform(*pause_s) * 16000)
+            pieces += [np.zeros(gap, np.float32), w]
+            t += gap
+            words.append({"word": u.text, "start": round(t / 16000, 3), "end": round((t + len(w)) / 16000, 3)})
+            t += len(w)
+        pieces.append(np.zeros(int(rng.uniform(*pause_s) * 16000), np.float32))
+        wave = np.concatenate(pieces)
+        level = np.sqrt(np.mean(wave.astype(np.float64) ** 2)) * 10 ** (-55 / 20)
+        wave = np.clip(wave + rng.standard_normal(len(wave)).astype(np.float32) * level, -1, 1)
+        name = f"{prefix}_{k:05d}.wav"
+        sf.write(str(out_dir / name), wave, 16000, subtype="PCM_16")
+        rows.append({"audio": name, "text": " ".join(w["word"] for w in words),
+                     "duration": round(len(wave) / 16000, 3), "speaker": picks[0].speaker, "words": words})
+    return rows
