@@ -7,7 +7,9 @@ Every input path of the library goes through :func:`load_audio` (files) or :func
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -35,7 +37,7 @@ def to_model_input(wave, sample_rate: int | None, name: object = "<array>") -> n
     wave = np.asarray(wave)
     if wave.dtype.kind in "iu":
         info = np.iinfo(wave.dtype)
-        wave = (wave.astype(np.float64) - (info.max + info.min + 1) / 2) / (info.max + 1)
+        wave = (wave.astype(np.float64) - (info.max + info.min + 1) / 2) / ((info.max - info.min + 1) / 2)
     elif wave.dtype.kind != "f":
         raise AudioError(name, f"unsupported sample type {wave.dtype}")
     if wave.ndim == 2:
@@ -49,13 +51,24 @@ def to_model_input(wave, sample_rate: int | None, name: object = "<array>") -> n
     rate = SAMPLE_RATE if sample_rate is None else int(sample_rate)
     if rate <= 0:
         raise AudioError(name, f"invalid sample rate {sample_rate}")
-    if wave.size < MIN_SECONDS * rate:
-        raise AudioError(name, f"too short: {wave.size / rate:.4f} s (at least {MIN_SECONDS} s is needed)")
+    check_length(name, wave.size, rate)
     return resample(wave.astype(np.float32), rate)
 
 
-def read_file(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """Read a file as it is: (S, channels) float32 and its sample rate. Raises :class:`AudioError`."""
+def check_length(name: object, frames: int, rate: int) -> None:
+    """Raise :class:`AudioError` unless ``frames`` samples at ``rate`` make at least one analysis window."""
+    if frames < MIN_SECONDS * rate:
+        raise AudioError(name, f"too short: {frames / rate:.4f} s (at least {MIN_SECONDS} s is needed)")
+
+
+@contextmanager
+def open_checked(path: str | os.PathLike) -> Iterator[sf.SoundFile]:
+    """``with open_checked(path) as f:`` an open :class:`soundfile.SoundFile` for reading.
+
+    Checks that ``path`` is a non-empty file first; a decoder error raised while opening or while
+    reading inside the ``with`` block becomes ``AudioError(path, "not a readable audio file (...)")``.
+    Shared by :func:`read_file` and the block-by-block reader :func:`lstm_asr.segment.stream_audio`.
+    """
     path = Path(path)
     if not path.exists():
         raise AudioError(path, "no such file")
@@ -65,13 +78,20 @@ def read_file(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         raise AudioError(path, "empty file")
     try:
         with sf.SoundFile(str(path)) as f:
-            expected = f.frames
-            data = f.read(dtype="float32", always_2d=True)
-            rate = f.samplerate
+            yield f
     except sf.LibsndfileError as e:
         raise AudioError(path, f"not a readable audio file ({_short(e)})") from None
     except (RuntimeError, ValueError, EOFError) as e:  # decoders of compressed formats
         raise AudioError(path, f"not a readable audio file ({_short(e)})") from None
+
+
+def read_file(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Read a file as it is: (S, channels) float32 and its sample rate. Raises :class:`AudioError`."""
+    path = Path(path)
+    with open_checked(path) as f:
+        expected = f.frames
+        data = f.read(dtype="float32", always_2d=True)
+        rate = f.samplerate
     if _is_truncated(path, expected, len(data)):
         raise AudioError(path, "truncated file: the header promises more audio than the file holds")
     return data, rate

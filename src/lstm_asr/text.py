@@ -94,4 +94,7 @@ class Vocabulary:
             raise ConfigError(f"{path}: not a vocabulary file ({e})") from None
         if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
             raise ConfigError(f"{path}: 'units' must be a list of strings")
-        return cls(units, has_blank=data.get("blank") is not None)
+        try:
+            return cls(units, has_blank=data.get("blank") is not None)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None

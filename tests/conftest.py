@@ -1,0 +1,31 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+SAMPLES = ROOT / "samples"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def run_cli(*args, cwd=None):
+    """Run `lstm-asr ARGS` in a subprocess: (returncode, stdout, stderr)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, "-m", "lstm_asr.cli", *map(str, args)], capture_output=True, text=True,
+                       cwd=cwd or ROOT, env=env, timeout=600)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture(scope="session")
+def digits_model():
+    import lstm_asr
+    return lstm_asr.load_model()
+
+
+def needs_shared(path: Path):
+    return pytest.mark.skipif(not path.exists(), reason=f"needs the full data set at {path} (not in a fresh clone)")

@@ -1,0 +1,120 @@
+"""Training end to end on the shipped FSDD clips with a tiny model: run directory, curves,
+checkpoints, resume (bit-exact), bad manifest lines, the classifier head."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from conftest import DATA, run_cli
+from lstm_asr.data import write_manifest
+from lstm_asr.errors import ConfigError, ManifestError
+from lstm_asr.train import RunConfig, train
+
+
+def _manifests(tmp_path: Path):
+    rows = [json.loads(l) for l in (DATA / "fsdd" / "manifest.jsonl").read_text().splitlines()]
+    for r in rows:
+        r["audio"] = str(DATA / "fsdd" / r["audio"])
+    write_manifest(tmp_path / "train.jsonl", [r for r in rows if r["audio"].endswith("_0.wav")])
+    write_manifest(tmp_path / "dev.jsonl", [r for r in rows if r["audio"].endswith("_1.wav")][:20])
+    return tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
+
+
+def _config(tmp_path, head="ctc", epochs=2, **model):
+    tr, dev = _manifests(tmp_path)
+    m = {"cell": "lstm", "num_layers": 1, "hidden_size": 24, "bidirectional": True, "subsample": 4,
+         "conv_channels": 16, "dropout": 0.1, "head": head, **model}
+    return {"name": "tiny", "features": {"n_mels": 40, "high_freq": 3900}, "model": m,
+            "augment": {"speeds": [0.9, 1.0, 1.1], "pad_prob": 0.5},
+            "train": {"manifests": [str(tr)], "dev": str(dev), "out_dir": str(tmp_path / "run"),
+                      "epochs": epochs, "batch_seconds": 8, "threads": 1, "lr": 0.005}}
+
+
+def test_training_writes_a_loadable_model_curves_and_a_checkpoint(tmp_path):
+    cfg = RunConfig.from_dict(_config(tmp_path))
+    best = train(cfg, progress=False, log=lambda m: None)
+    run = tmp_path / "run"
+    assert best == run / "best"
+    assert sorted(p.name for p in best.iterdir()) == ["README.md", "config.json", "model.safetensors", "vocab.json"]
+    assert {"trainer.json", "trainer.safetensors", "model.safetensors"} <= {p.name for p in (run / "last").iterdir()}
+    lines = (run / "curves.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,step,train_loss") and "wer" in lines[0] and len(lines) == 3
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import lstm_asr
+    rec = lstm_asr.load_model(best)
+    assert isinstance(rec.transcribe(DATA / "fsdd" / "3_theo_0.wav").text, str)
+    config = json.loads((best / "config.json").read_text())
+    assert config["features"]["n_mels"] == 40 and config["features"]["high_freq"] == 3900
+
+
+def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(tmp_path):
+    straight = RunConfig.from_dict(_config(tmp_path / "a", epochs=2))
+    train(straight, progress=False, log=lambda m: None)
+    first = RunConfig.from_dict(_config(tmp_path / "b", epochs=1))
+    first.train.epochs = 2
+    first.train.max_minutes = 1e-9  # "interrupted" right after epoch 1's checkpoint
+    train(first, progress=False, log=lambda m: None)
+    assert len((tmp_path / "b" / "run" / "curves.csv").read_text().splitlines()) == 2
+    again = RunConfig.from_dict(_config(tmp_path / "b", epochs=2))
+    train(again, resume=True, progress=False, log=lambda m: None)
+    wa = load_file(str(tmp_path / "a" / "run" / "last" / "model.safetensors"))
+    wb = load_file(str(tmp_path / "b" / "run" / "last" / "model.safetensors"))
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], atol=1e-6, rtol=0)
+
+
+def test_resume_needs_a_checkpoint_and_a_new_run_refuses_to_overwrite(tmp_path):
+    cfg = RunConfig.from_dict(_config(tmp_path, epochs=1))
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        train(cfg, resume=True, progress=False, log=lambda m: None)
+    train(cfg, progress=False, log=lambda m: None)
+    with pytest.raises(ConfigError, match="already exists"):
+        train(RunConfig.from_dict(_config(tmp_path, epochs=1)), progress=False, log=lambda m: None)
+
+
+def test_bad_manifest_line_stops_with_its_line_number_or_is_skipped_and_counted(tmp_path):
+    d = _config(tmp_path, epochs=1)
+    tr = Path(d["train"]["manifests"][0])
+    tr.write_text(tr.read_text() + "{not json\n" + json.dumps({"audio": "nope.wav", "text": "one"}) + "\n")
+    n = len(tr.read_text().splitlines())
+    with pytest.raises(ManifestError, match=rf"train.jsonl:{n - 1}: not valid JSON"):
+        train(RunConfig.from_dict(d), progress=False, log=lambda m: None)
+    d["train"]["on_bad_line"] = "skip"
+    logs = []
+    train(RunConfig.from_dict(d), progress=False, log=logs.append)
+    assert any("skipped 2 bad line(s)" in m for m in logs)
+
+
+def test_seed_keras_example_as_a_classifier(tmp_path):
+    """The seed's example: LSTM 128 (sequences) -> LSTM 64 -> Dense softmax, on real digits."""
+    d = _config(tmp_path, head="classifier", epochs=1, hidden_size=[128, 64], num_layers=2,
+                bidirectional=False, subsample=1, pool="last")
+    best = train(RunConfig.from_dict(d), progress=False, log=lambda m: None)
+    import lstm_asr
+    rec = lstm_asr.load_model(best)
+    assert rec.vocab.units == sorted({"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"})
+    assert rec.transcribe(DATA / "fsdd" / "3_theo_0.wav").text in rec.vocab.units
+    state = load_file(str(best / "model.safetensors"))
+    assert state["encoder.layers.0.weight_hh_l0"].shape == (4 * 128, 128)
+    assert state["encoder.layers.1.weight_hh_l0"].shape == (4 * 64, 64)
+    assert state["head.weight"].shape == (10, 64)
+
+
+def test_cli_train_with_overrides_and_config_errors(tmp_path):
+    d = _config(tmp_path, epochs=1)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(d))
+    rc, out, err = run_cli("train", "--config", tmp_path / "c.yaml", "--out", tmp_path / "cli_run",
+                           "--set", "model.cell=gru", "--no-progress")
+    assert rc == 0, err
+    assert Path(out.strip()) == tmp_path / "cli_run" / "best"
+    assert json.loads((tmp_path / "cli_run" / "best" / "config.json").read_text())["model"]["cell"] == "gru"
+    rc, out, err = run_cli("train", "--config", tmp_path / "c.yaml", "--set", "model.cell=transformer")
+    assert rc == 1 and err.startswith("error: model.cell must be one of") and "Traceback" not in err
+    rc, out, err = run_cli("train", "--config", tmp_path / "missing.yaml")
+    assert rc == 1 and "missing.yaml: cannot read config" in err and len(err.splitlines()) == 1
+    (tmp_path / "bad.yaml").write_text("model: [unclosed\n")
+    rc, out, err = run_cli("train", "--config", tmp_path / "bad.yaml")
+    assert rc == 1 and "not valid YAML" in err and "Traceback" not in err
