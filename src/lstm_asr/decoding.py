@@ -2,10 +2,23 @@
 
 :class:`GreedyDecoder` accepts posteriors chunk by chunk (for streaming) and gives the same
 result as :func:`greedy_decode` on the whole sequence.
+
+:class:`BeamSearchDecoder` is a CTC prefix beam search (sum over alignments, identical prefixes
+merged) with optional word n-gram LM fusion (:mod:`lstm_asr.lm`), a closed word list and hotword
+boosting; it too accepts posteriors chunk by chunk. :func:`word_spans` turns emitted units and
+their frames (from either decoder) into timed words.
 """
 from __future__ import annotations
 
+import heapq
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
 import torch
+
+from .errors import ConfigError
+from .text import SPACE
 
 
 def greedy_decode(log_probs: torch.Tensor, blank: int = 0) -> list[int]:
@@ -20,12 +33,14 @@ class GreedyDecoder:
         self.blank = blank
         self.ids: list[int] = []
         self.frames: list[int] = []  # output frame index of each emitted unit
+        self.frame_logp: list[float] = []  # best log-probability of every frame (for word_spans)
         self._prev = blank
         self._t = 0
 
     def accept(self, log_probs: torch.Tensor) -> list[int]:
         """Feed (T, V) more frames; return the unit ids they added."""
         best = log_probs.argmax(dim=-1).tolist()
+        self.frame_logp.extend(log_probs.amax(dim=-1).tolist())
         new = []
         for k in best:
             if k != self.blank and k != self._prev:
@@ -35,3 +50,353 @@ class GreedyDecoder:
             self._t += 1
         self.ids.extend(new)
         return new
+
+
+# ---- CTC prefix beam search ------------------------------------------------------------------
+NEG_INF = -math.inf
+LN10 = math.log(10.0)
+
+
+def _lse(a: float, b: float) -> float:
+    """log(exp(a) + exp(b))."""
+    if a < b:
+        a, b = b, a
+    if b == NEG_INF:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+def _as_numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+@dataclass
+class Hypothesis:
+    """One decoding result. ``score = acoustic + lm``: ``acoustic`` is the CTC log-probability of
+    the text (summed over the alignments the search kept, natural log); ``lm`` is everything else
+    (alpha-weighted LM log-probabilities in natural-log units, word insertion bonuses, hotword
+    bonuses). ``ids`` are the emitted unit ids and ``frames`` the output frame at which each was
+    first emitted (on the best alignment), as :class:`GreedyDecoder` records them. ``text`` is
+    the units joined, with leading/trailing spaces stripped."""
+    text: str
+    score: float
+    acoustic: float
+    lm: float
+    ids: list[int] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)
+
+
+class _Beam:
+    """A prefix in the beam. ``key`` encodes the unit ids as a string (one character per id)."""
+    __slots__ = ("key", "last", "p_b", "p_nb", "lm", "bonus", "word", "ctx", "frames", "f_logp", "score")
+
+    def __init__(self, key: str, last: int, lm: float, bonus: float, word: str, ctx: tuple, frames=None):
+        self.key = key
+        self.last = last          # last unit id, -1 for the empty prefix
+        self.p_b = NEG_INF        # log P(prefix, alignment ends in blank)
+        self.p_nb = NEG_INF       # log P(prefix, alignment ends in its last unit)
+        self.lm = lm              # LM + bonuses of the completed words
+        self.bonus = bonus        # partial hotword bonus of the word being spelled
+        self.word = word          # the word being spelled (units since the last space)
+        self.ctx = ctx            # LM context: the last order-1 words
+        self.frames = frames      # emission frames as a linked list (t, parent) of the best alignment
+        self.f_logp = NEG_INF     # log-probability of the contribution that set ``frames``
+        self.score = NEG_INF
+
+
+def _unroll(frames) -> list[int]:
+    out = []
+    while frames is not None:
+        out.append(frames[0])
+        frames = frames[1]
+    out.reverse()
+    return out
+
+
+class BeamSearchDecoder:
+    """CTC prefix beam search over (T, V) log-probabilities of a character vocabulary whose
+    ``" "`` unit separates words. Frames are fed with :meth:`accept`, chunk by chunk if wanted
+    (the result is the same as feeding them at once); :meth:`finalize` gives the n best.
+
+    - ``lm``: an :class:`~lstm_asr.lm.NgramLM`. Each completed word (a space after letters, or
+      the end) adds ``alpha * ln(10) * lm.score(word, previous words) + beta``; the end adds
+      ``alpha * ln(10) * lm.score("</s>", ...)``. ``beta`` is only used with an LM.
+    - ``words``: the allowed words; the output then contains only these (entries with spaces
+      are split into words). A prefix may only spell a prefix of an allowed word, and a word may
+      only end where an allowed word ends.
+    - ``hotwords``: {word: bonus} added (natural-log units) when that word is completed; while
+      the word is being spelled, ``bonus * len(prefix) / len(word)`` is added (and withdrawn if
+      the prefix turns away from it) so that it survives pruning.
+    - ``beam_size`` prefixes are kept per frame; only units with log-probability >=
+      ``prune_logp`` at a frame are tried as extensions there.
+    """
+
+    def __init__(self, vocab, beam_size: int = 16, lm=None, alpha: float = 0.5, beta: float = 1.0,
+                 words: list[str] | None = None, hotwords: dict[str, float] | None = None,
+                 prune_logp: float = -12.0):
+        if not getattr(vocab, "has_blank", True):
+            raise ValueError("beam search needs a CTC vocabulary (with a blank)")
+        if beam_size < 1:
+            raise ValueError("beam_size must be >= 1")
+        if len(vocab) >= 0xD800:
+            raise ValueError("vocabulary too large for the beam search's prefix keys")
+        self.vocab = vocab
+        self.units = list(vocab.units)
+        self.blank = vocab.blank
+        self.space = vocab.index.get(SPACE, -2)
+        self.beam_size = beam_size
+        self.lm = lm
+        self.alpha = alpha
+        self.beta = beta
+        self.prune_logp = prune_logp
+        self._lm_w = alpha * LN10
+        self._words: set[str] | None = None
+        self._prefixes: set[str] = set()
+        if words is not None:
+            self._words = {w for entry in words for w in entry.split()}
+            if not self._words:
+                raise ConfigError("the word list is empty")
+            self._prefixes = {w[:i] for w in self._words for i in range(1, len(w) + 1)}
+        self._hot: dict[str, float] = {}
+        self._hot_partial: dict[str, float] = {}
+        for w, bonus in (hotwords or {}).items():
+            if not w or len(w.split()) != 1 or w != w.strip():
+                raise ConfigError(f"hotword {w!r} must be a single word")
+            self._hot[w] = float(bonus)
+            for i in range(1, len(w) + 1):
+                part = float(bonus) * i / len(w)
+                self._hot_partial[w[:i]] = max(part, self._hot_partial.get(w[:i], NEG_INF))
+        # an upper bound on what one more unit can add to a prefix's non-acoustic score
+        self._gain = max([0.0, *self._hot.values()]) + (max(beta, 0.0) if lm is not None else 0.0)
+        if lm is not None and alpha < 0:
+            self._gain = math.inf
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all frames: start a new utterance."""
+        ctx = self.lm.push((), "<s>") if self.lm is not None else ()
+        root = _Beam("", -1, 0.0, 0.0, "", ctx)
+        root.p_b = 0.0
+        root.score = 0.0
+        self._beams = [root]
+        self._t = 0
+        self.frame_logp: list[float] = []  # best log-probability of every frame (for word_spans)
+
+    # ---- search ----------------------------------------------------------------------------
+    def accept(self, log_probs) -> None:
+        """Feed (T, V) more frames of log-probabilities (torch tensor or numpy array)."""
+        lp = _as_numpy(log_probs)
+        if lp.ndim != 2 or lp.shape[1] != len(self.units):
+            raise ValueError(f"expected (T, {len(self.units)}) log-probabilities, got shape {tuple(lp.shape)}")
+        if not lp.shape[0]:
+            return
+        self.frame_logp.extend(lp.max(axis=1).tolist())
+        rows = lp.tolist()
+        order = np.argsort(-lp, axis=1, kind="stable")
+        ok = np.take_along_axis(lp, order, axis=1) >= self.prune_logp
+        ok &= order != self.blank
+        for t in range(lp.shape[0]):
+            self._step(rows[t], order[t][ok[t]].tolist())
+
+    def _step(self, row: list[float], cands: list[int]) -> None:
+        """One frame. ``cands``: the units that may extend a prefix here, most likely first.
+
+        Exact pruning: a prefix that did not exist gets its whole score from one extension, so an
+        extension whose score cannot reach the current k-th best (``floor``) is never built; the
+        candidates are tried most likely first, so the rest of a prefix's candidates are skipped too.
+        """
+        t = self._t
+        k = self.beam_size
+        gain = self._gain
+        blank_lp = row[self.blank]
+        beams = self._beams
+        nxt: dict[str, _Beam] = {}
+        totals = []
+        # the prefixes stay: a blank, or their last unit repeated
+        for b in beams:
+            tot = _lse(b.p_b, b.p_nb)
+            totals.append(tot)
+            s = nxt[b.key] = _Beam(b.key, b.last, b.lm, b.bonus, b.word, b.ctx, b.frames)
+            s.p_b = s.f_logp = tot + blank_lp
+            if b.last >= 0 and b.p_nb > NEG_INF:
+                p = b.p_nb + row[b.last]
+                s.p_nb = p
+                if p > s.f_logp:
+                    s.f_logp = p
+        kids: dict[str, list[_Beam]] = {}
+        heap = []
+        for s in nxt.values():
+            s.score = _lse(s.p_b, s.p_nb) + s.lm + s.bonus
+            heap.append(s.score)
+            if s.last >= 0:
+                kids.setdefault(s.key[:-1], []).append(s)
+        heap = heapq.nlargest(k, heap)
+        heap.reverse()  # a min-heap of the k best scores so far
+        floor = heap[0] if len(heap) >= k else NEG_INF
+        # the prefixes grow by one unit
+        for b, tot in zip(beams, totals):
+            last = b.last
+            grown = kids.get(b.key)
+            if grown:  # into prefixes already in the beam: always merged
+                for s in grown:
+                    c = s.last
+                    if c == last:
+                        if b.p_b == NEG_INF:
+                            continue
+                        p = b.p_b + row[c]
+                    else:
+                        p = tot + row[c]
+                    s.p_nb = _lse(s.p_nb, p)
+                    if p > s.f_logp:
+                        s.f_logp, s.frames = p, (t, b.frames)
+                skip = {s.last for s in grown}
+            else:
+                skip = ()
+            reach = b.lm + gain
+            for c in cands:
+                p = tot + row[c]
+                if p + reach < floor:
+                    break
+                if c in skip:
+                    continue
+                if c == last:
+                    p = b.p_b + row[c]
+                    if p == NEG_INF or p + reach < floor:
+                        continue
+                key = b.key + chr(c)
+                s = self._extend(b, c, key)
+                if s is None:
+                    continue
+                s.p_nb = s.f_logp = p
+                s.frames = (t, b.frames)
+                s.score = score = p + s.lm + s.bonus
+                nxt[key] = s
+                if len(heap) < k:
+                    heapq.heappush(heap, score)
+                    if len(heap) == k:
+                        floor = heap[0]
+                elif score > floor:
+                    floor = heapq.heappushpop(heap, score)
+        live = list(nxt.values())
+        for s in live:
+            s.score = _lse(s.p_b, s.p_nb) + s.lm + s.bonus
+        if len(live) > k:
+            self._beams = heapq.nlargest(k, live, key=lambda s: s.score)
+        else:
+            live.sort(key=lambda s: s.score, reverse=True)
+            self._beams = live
+        self._t = t + 1
+
+    def _extend(self, b: _Beam, c: int, key: str) -> _Beam | None:
+        """The prefix ``b`` + unit ``c`` with its LM state, or None where the word list forbids it."""
+        if c == self.space:
+            w = b.word
+            if not w:
+                return _Beam(key, c, b.lm, 0.0, "", b.ctx)
+            if self._words is not None and w not in self._words:
+                return None
+            add, ctx = self._complete(w, b.ctx)
+            return _Beam(key, c, b.lm + add, 0.0, "", ctx)
+        w = b.word + self.units[c]
+        if self._words is not None and w not in self._prefixes:
+            return None
+        bonus = self._hot_partial.get(w, 0.0) if self._hot_partial else 0.0
+        return _Beam(key, c, b.lm, bonus, w, b.ctx)
+
+    def _complete(self, word: str, ctx: tuple) -> tuple[float, tuple]:
+        add = 0.0
+        if self.lm is not None:
+            add += self._lm_w * self.lm.score(word, ctx) + self.beta
+            ctx = self.lm.push(ctx, word)
+        if self._hot:
+            add += self._hot.get(word, 0.0)
+        return add, ctx
+
+    # ---- results ---------------------------------------------------------------------------
+    def partial(self) -> str:
+        """The best text so far (no end-of-sentence scoring)."""
+        return self.vocab.decode([ord(ch) for ch in self._beams[0].key]).strip()
+
+    def finalize(self, nbest: int = 1) -> list[Hypothesis]:
+        """The ``nbest`` best hypotheses (distinct texts, best first), with the last word's LM
+        score and word-list check and the end-of-sentence LM score applied. With a word list,
+        prefixes ending in an unfinished word are dropped; only if every prefix does is the
+        unfinished word cut off instead. The decoder's state is not changed."""
+        done: dict[str, Hypothesis] = {}
+        cut: dict[str, Hypothesis] = {}
+        for b in self._beams:
+            acoustic = _lse(b.p_b, b.p_nb)
+            ids = [ord(ch) for ch in b.key]
+            frames = _unroll(b.frames)
+            lm, ctx, pool = b.lm, b.ctx, done
+            if b.word:
+                if self._words is not None and b.word not in self._words:
+                    n = len(ids)
+                    while n and ids[n - 1] != self.space:
+                        n -= 1
+                    ids, frames, pool = ids[:n], frames[:n], cut
+                else:
+                    add, ctx = self._complete(b.word, ctx)
+                    lm += add
+            if self.lm is not None:
+                lm += self._lm_w * self.lm.score("</s>", ctx)
+            text = self.vocab.decode(ids).strip()
+            h = Hypothesis(text, acoustic + lm, acoustic, lm, ids, frames)
+            if text not in pool or pool[text].score < h.score:
+                pool[text] = h
+        hyps = sorted((done or cut).values(), key=lambda h: h.score, reverse=True)
+        return hyps[:max(nbest, 1)]
+
+
+def beam_search(log_probs, vocab, nbest: int = 1, **kw) -> list[Hypothesis]:
+    """Decode one utterance's (T, V) log-probabilities; ``kw`` go to :class:`BeamSearchDecoder`."""
+    dec = BeamSearchDecoder(vocab, **kw)
+    dec.accept(log_probs)
+    return dec.finalize(nbest)
+
+
+def word_spans(ids, frames, vocab, frame_seconds: float, log_probs=None) -> list[dict]:
+    """Group emitted units into words at spaces: ``[{"word", "start", "end", "confidence"}]``.
+
+    ``ids``/``frames``: emitted unit ids and the output frame of each (a :class:`Hypothesis`'s
+    fields, or :class:`GreedyDecoder`'s ``ids`` and ``frames``). A word starts at its first
+    unit's frame and ends one frame after its last unit's frame (times in seconds). Its
+    confidence is the mean over its units of exp(best log-probability at the unit's frame):
+    ``log_probs`` is the (T, V) log-probabilities or the (T,) per-frame best log-probabilities
+    (the decoders' ``frame_logp``); without it the confidence is 1.0. Values rounded to 3 decimals.
+    """
+    ids, frames = list(ids), list(frames)
+    if len(ids) != len(frames):
+        raise ValueError(f"{len(ids)} unit ids but {len(frames)} frames")
+    best = None
+    if log_probs is not None:
+        best = _as_numpy(log_probs)
+        if best.ndim == 2:
+            best = best.max(axis=1)
+        elif best.ndim != 1:
+            raise ValueError("log_probs must be (T, V) or (T,)")
+    units = vocab.units
+    spans: list[dict] = []
+    cur: list[int] = []
+
+    def flush():
+        if not cur:
+            return
+        conf = 1.0 if best is None else float(np.mean([math.exp(best[frames[j]]) for j in cur]))
+        spans.append({"word": "".join(units[ids[j]] for j in cur),
+                      "start": round(frames[cur[0]] * frame_seconds, 3),
+                      "end": round((frames[cur[-1]] + 1) * frame_seconds, 3),
+                      "confidence": round(conf, 3)})
+        cur.clear()
+
+    for j, i in enumerate(ids):
+        if i == vocab.blank:
+            continue
+        if units[i] == SPACE:
+            flush()
+        else:
+            cur.append(j)
+    flush()
+    return spans

@@ -49,6 +49,7 @@ class TrainConfig:
     threads: int = 2
     on_bad_line: str = "stop"     # stop | skip
     max_minutes: float = 0.0      # stop after this much wall time (0: no limit)
+    sortagrad: bool = True        # first epoch short-to-long (DeepSpeech 2): CTC leaves its blank plateau sooner
 
 
 @dataclass
@@ -209,7 +210,8 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
         gen = torch.Generator().manual_seed(seed)
         model.train()
         losses = []
-        for batch in bucket_batches(durations, tc.batch_seconds, True, seed=seed, max_batch=tc.max_batch):
+        shuffle = not (tc.sortagrad and epoch == 1)
+        for batch in bucket_batches(durations, tc.batch_seconds, shuffle, seed=seed, max_batch=tc.max_batch):
             waves, lengths, targets = collate([train_set[i] for i in batch])
             feats, flen = rec.fbank(waves, lengths)
             feats = spec_augment(feats, flen, cfg.augment, gen)
