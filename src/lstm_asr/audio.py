@@ -103,24 +103,30 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
     return to_model_input(data, rate, name=path)
 
 
-def trim_silence(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold_db: float = 40.0,
-                 margin_s: float = 0.1) -> np.ndarray:
-    """Cut leading and trailing silence: frames (10 ms) more than ``threshold_db`` below the
-    loudest frame are silence; ``margin_s`` of it is kept on each side. Level- and DC-independent.
-    A signal with no frame above the threshold is returned unchanged."""
+def speech_bounds(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold_db: float = 40.0,
+                  margin_s: float = 0.1) -> tuple[int, int]:
+    """(start, end) sample indices of the part of ``wave`` that is not leading or trailing
+    silence: frames (10 ms) more than ``threshold_db`` below the loudest frame are silence, and
+    ``margin_s`` of it is kept on each side. Level- and DC-independent. A signal with no frame
+    above the threshold (digital silence) is kept whole."""
     hop = sample_rate // 100
     n = len(wave) // hop
     if n < 3:
-        return wave
+        return 0, len(wave)
     frames = wave[: n * hop].reshape(n, hop).astype(np.float64)
     frames = frames - frames.mean(axis=1, keepdims=True)
     energy_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
     loud = np.flatnonzero(energy_db > energy_db.max() - threshold_db)
     if energy_db.max() < -100 or len(loud) == 0:  # digital silence: nothing to anchor on
-        return wave
+        return 0, len(wave)
     margin = int(margin_s * sample_rate)
-    start = max(0, loud[0] * hop - margin)
-    end = min(len(wave), (loud[-1] + 1) * hop + margin)
+    return max(0, loud[0] * hop - margin), min(len(wave), (loud[-1] + 1) * hop + margin)
+
+
+def trim_silence(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold_db: float = 40.0,
+                 margin_s: float = 0.1) -> np.ndarray:
+    """``wave`` without its leading and trailing silence (see :func:`speech_bounds`)."""
+    start, end = speech_bounds(wave, sample_rate, threshold_db, margin_s)
     return wave[start:end]
 
 

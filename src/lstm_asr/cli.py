@@ -9,6 +9,10 @@ import time
 EPILOG = """examples:
   lstm-asr transcribe samples/*.wav                 one transcript per file (bundled digits model)
   lstm-asr transcribe --json clip.flac              {"audio": ..., "text": ..., "duration": ...}
+  lstm-asr transcribe --beam 16 --words "yes no" clip.wav       restrict the output to a word list
+  lstm-asr transcribe --json --nbest 3 clip.wav     word timestamps/confidences and the 3 best texts
+  lstm-asr transcribe --json hour.flac              long audio: one JSON line per segment (start, end)
+  lstm-asr lm build corpus.txt -o lm.arpa           n-gram LM for --lm (with --alpha, --beta)
   lstm-asr evaluate --manifest test.jsonl           WER, CER, sentence accuracy, real-time factor
   lstm-asr train --config recipes/digits/config.yaml --out runs/digits
   lstm-asr train --config ... --out runs/digits --resume     continue an interrupted run
@@ -28,27 +32,107 @@ def _progress(n_items: int, args) -> bool:
     return not getattr(args, "no_progress", False) and sys.stderr.isatty() and n_items > 1
 
 
+def _decoding_args(p):
+    g = p.add_argument_group("decoding (default: greedy)")
+    g.add_argument("--beam", type=int, default=1, metavar="N", help="prefix beam search with N beams")
+    g.add_argument("--lm", default=None, metavar="ARPA", help="n-gram word LM (ARPA; build one with `lstm-asr lm build`)")
+    g.add_argument("--alpha", type=float, default=0.5, help="LM weight (default 0.5)")
+    g.add_argument("--beta", type=float, default=1.0, help="word insertion bonus with an LM (default 1.0)")
+    g.add_argument("--words", default=None, metavar='"W1 W2 ..."', help="only output these words")
+    g.add_argument("--words-file", default=None, metavar="FILE", help="only output the words in FILE (whitespace separated)")
+    g.add_argument("--hotword", action="append", default=None, metavar="WORD[:BONUS]",
+                   help="boost a word that must not be missed (bonus in log units, default 3; repeatable)")
+    g.add_argument("--nbest", type=int, default=1, metavar="K", help="also give the K best transcripts (--json)")
+
+
+def _apply_decoding(rec, args) -> None:
+    from pathlib import Path
+
+    from .errors import ConfigError
+    words = None
+    if args.words_file:
+        try:
+            words = Path(args.words_file).read_text(encoding="utf-8").split()
+        except OSError as e:
+            raise ConfigError(f"{args.words_file}: cannot read word list ({e.strerror})") from None
+    if args.words:
+        words = (words or []) + args.words.split()
+    hot = {}
+    for item in args.hotword or []:
+        word, _, bonus = item.partition(":")
+        try:
+            hot[word] = float(bonus) if bonus else 3.0
+        except ValueError:
+            raise ConfigError(f"--hotword {item}: the bonus must be a number") from None
+    if args.lm and not Path(args.lm).is_file():
+        raise ConfigError(f"{args.lm}: no such LM file")
+    rec.set_decoding(beam_size=max(args.beam, 1), lm=args.lm, alpha=args.alpha, beta=args.beta, words=words,
+                     hotwords=hot or None, nbest=max(args.nbest, 1))
+
+
+def _json_line(path, t, long: bool) -> str:
+    obj = {"audio": path, "text": t.text}
+    if long:
+        obj.update(start=round(t.start, 3), end=round(t.end, 3))
+    else:
+        obj["duration"] = round(t.duration, 3)
+    if t.words:
+        obj["words"] = t.words
+    if t.nbest:
+        obj["nbest"] = t.nbest
+    return json.dumps(obj, ensure_ascii=False)
+
+
 def cmd_transcribe(args) -> int:
     from tqdm import tqdm
 
     from . import load_model
     from .errors import AudioError
+    from .segment import duration_of
     rec = load_model(args.model)
+    _apply_decoding(rec, args)
     failed = 0
     for path in tqdm(args.paths, desc="transcribing", unit="file", disable=not _progress(len(args.paths), args),
                      leave=False):
         try:
+            if duration_of(path) > args.long_over:
+                _transcribe_long(rec, path, args)
+                continue
             result = rec.transcribe(path)
         except AudioError as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             failed += 1
             continue
         if args.json:
-            print(json.dumps({"audio": path, "text": result.text, "duration": round(result.duration, 3)},
-                             ensure_ascii=False), flush=True)
+            print(_json_line(path, result, long=False), flush=True)
         else:
             print(f"{path}\t{result.text}" if args.with_names else result.text, flush=True)
     return 1 if failed else 0
+
+
+def _transcribe_long(rec, path: str, args) -> None:
+    """A long file: segments streamed out as they are recognised (JSON: one line per segment)."""
+    from tqdm import tqdm
+
+    from .segment import duration_of
+    total = duration_of(path)
+    bar = tqdm(total=round(total), desc=path, unit="s", disable=not _progress(2, args), leave=False)
+    done = [0.0]
+
+    def step(t):
+        bar.update(round(t) - round(done[0]))
+        done[0] = t
+    texts = []
+    for seg in rec.transcribe_long(path, max_seconds=args.max_segment, progress=step):
+        if args.json:
+            bar.clear()
+            print(_json_line(path, seg, long=True), flush=True)
+        else:
+            texts.append(seg.text)
+    bar.close()
+    if not args.json:
+        text = " ".join(texts)
+        print(f"{path}\t{text}" if args.with_names else text, flush=True)
 
 
 def cmd_evaluate(args) -> int:
@@ -60,6 +144,7 @@ def cmd_evaluate(args) -> int:
     from .errors import AudioError
     from .metrics import cer, sentence_accuracy, utterance_errors, wer
     rec = load_model(args.model)
+    _apply_decoding(rec, args)
     man = read_manifest(args.manifest, on_error=args.on_bad_line, check_audio=False)
     for msg in man.skipped:
         print(f"error: {msg}", file=sys.stderr)
@@ -114,11 +199,31 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_lm_build(args) -> int:
+    from pathlib import Path
+
+    from .errors import ConfigError
+    from .lm import build_arpa, save_arpa
+    from .text import normalize_text
+    try:
+        lines = Path(args.corpus).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{args.corpus}: cannot read corpus ({e})") from None
+    sentences = [t for t in (normalize_text(line) for line in lines) if t]
+    if not sentences:
+        raise ConfigError(f"{args.corpus}: no sentences")
+    save_arpa(build_arpa(sentences, order=args.order), args.output)
+    print(f"{args.output}: order {args.order}, {len(sentences)} sentences", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lstm-asr", description="Speech recognition with LSTM/GRU/RNN models "
                                 "and CTC: transcribe audio, evaluate on a manifest, train a model.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"lstm-asr {__import__('lstm_asr').__version__}")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for torch (default: torch's choice; 1 is best when running several jobs)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("transcribe", help="audio files -> text, one line per file",
@@ -127,7 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("paths", nargs="+", metavar="PATH", help="audio files")
     t.add_argument("--json", action="store_true", help='one {"audio", "text", "duration"} object per line')
     t.add_argument("--with-names", action="store_true", help="prefix each transcript with its file and a tab")
+    t.add_argument("--long-over", type=float, default=30.0, metavar="SECONDS",
+                   help="files longer than this are streamed and cut at pauses (default 30); with --json one "
+                   "line per segment with its start and end")
+    t.add_argument("--max-segment", type=float, default=20.0, metavar="SECONDS",
+                   help="longest segment of a long file (default 20)")
     t.add_argument("--no-progress", action="store_true")
+    _decoding_args(t)
     t.set_defaults(func=cmd_transcribe)
 
     e = sub.add_parser("evaluate", help="WER/CER/accuracy/RTF on a manifest",
@@ -139,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--on-bad-line", choices=["stop", "skip"], default="skip",
                    help="a broken manifest line stops the run or is reported and skipped (default)")
     e.add_argument("--no-progress", action="store_true")
+    _decoding_args(e)
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser("train", help="train a model from a recipe config",
@@ -156,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     r.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch)")
     r.set_defaults(func=cmd_train)
+
+    lm = sub.add_parser("lm", help="n-gram language models", description="Build an ARPA n-gram word LM "
+                        "(interpolated modified Kneser-Ney) for beam search with --lm.")
+    lm_sub = lm.add_subparsers(dest="lm_command", metavar="ACTION", required=True)
+    b = lm_sub.add_parser("build", help="corpus.txt (one sentence per line) -> lm.arpa")
+    b.add_argument("corpus", help="text file, one sentence per line (normalised like transcripts)")
+    b.add_argument("-o", "--output", required=True, help="ARPA file to write")
+    b.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
+    b.set_defaults(func=cmd_lm_build)
     return p
 
 
@@ -166,6 +287,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     from .errors import AsrError
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     try:
         return args.func(args)
     except AsrError as e:
