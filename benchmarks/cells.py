@@ -58,7 +58,7 @@ NO_AUGMENT = {"speeds": [], "noise_files": [], "noise_prob": 0.0, "pad_prob": 0.
               "freq_masks": 0, "time_masks": 0}
 EPOCHS = 200  # "large": the wall-time budget (train.max_minutes) ends every run long before this
 TRAIN = {"epochs": EPOCHS, "warmup": 1.0 / EPOCHS,  # one epoch of warm-up, then ~constant peak lr
-         "batch_seconds": 16.0, "max_batch": 32, "lr": 2e-3, "weight_decay": 0.01, "clip": 5.0,
+         "batch_seconds": 16.0, "max_batch": 32, "lr": 5e-3, "weight_decay": 0.01, "clip": 5.0,
          "patience": 10_000, "seed": 0, "threads": 1}
 CTC_MODEL = {"num_layers": 2, "bidirectional": True, "dropout": 0.1, "subsample": 4,
              "conv_channels": 128, "head": "ctc"}
@@ -217,8 +217,15 @@ def run_jobs(jobs: list[dict], workers: int) -> dict:
     jobs = sorted(jobs, key=lambda j: -j["cost"])
     if workers <= 1:
         return {j["name"]: run_job(j) for j in jobs}
-    with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-        return {r["name"]: r for r in pool.imap_unordered(run_job, jobs)}
+    pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
+    try:
+        done = {r["name"]: r for r in pool.imap_unordered(run_job, jobs)}
+    except BaseException:
+        pool.terminate()
+        raise
+    pool.close()
+    pool.join()
+    return done
 
 
 def read_curves(run_dir: str) -> list[dict]:
@@ -719,10 +726,11 @@ def report(res: dict) -> str:
           f"- parallelism: the {res['n_jobs']} trainings ran as independent jobs on {res['workers']} spawned "
           f"worker process(es), one thread each (so two trainings share the machine at a time, one per core); "
           f"all evaluation and inference timing ran afterwards in the main process, alone, on one thread",
-          f"- budget: `--minutes-per-run {M:g}`; sections 1, 5, 6: {M * BUDGET['s1']:.2g} min per run; "
+          f"- budget: {'`--quick`' if res['quick'] else f'`--minutes-per-run {M:g}`'}; sections 1, 5, 6: {M * BUDGET['s1']:.2g} min per run; "
           f"section 4: {M * BUDGET['s4']:.2g} min per run (smaller); section 2: {60 * M * BUDGET['s2']:.0f} s per cell",
           f"- data: `{res['data']}` (FSDD singles and connected 2-7 digit strings made from them; "
-          "test speakers' recordings are FSDD's official test files 0-4)",
+          "the test sets are built from FSDD's official test recordings, files 0-4 of every speaker and digit; dev "
+          "uses files 5-7 and training files 8-49, so the speakers are shared and the recordings are not)",
           "- every train() run: features " + json.dumps(FEATURES) + ", no augmentation, AdamW, "
           f"lr {TRAIN['lr']:g} (one epoch of warm-up, then practically constant: epochs={EPOCHS} is never reached), "
           f"batches of at most {TRAIN['batch_seconds']:g} s of padded audio / {TRAIN['max_batch']} utterances, "
@@ -768,7 +776,7 @@ def report(res: dict) -> str:
               f"{S2_LSTM_HIDDEN}), trained with its own loop (Adam lr {S2_LR:g}, batch {S2_BATCH}, gradient clip "
               f"{S2_CLIP:g}, PyTorch's default initialisation) for {s['budget_seconds']:.0f} s of wall time each, on "
               f"delays drawn uniformly from 0 to {int(1.1 * max(S2_DELAYS))} frames (one per batch: short delays "
-              "act as a curriculum), then tested at fixed delays on the test speakers' recordings "
+              "act as a curriculum), then tested at fixed delays on the test recordings "
               f"({c['lstm']['n_test']} digits, the same noise crops for every cell). Chance = 10 %.", ""]
         L += table(["cell", "hidden", "parameters", "vs LSTM", "steps in budget", "final train loss"]
                    + [f"acc. delay {d}" for d in s["delays"]],
