@@ -60,7 +60,7 @@ EPOCHS = 200  # "large": the wall-time budget (train.max_minutes) ends every run
 TRAIN = {"epochs": EPOCHS, "warmup": 1.0 / EPOCHS,  # one epoch of warm-up, then ~constant peak lr
          "batch_seconds": 16.0, "max_batch": 32, "lr": 5e-3, "weight_decay": 0.01, "clip": 5.0,
          "patience": 10_000, "seed": 0, "threads": 1}
-CTC_MODEL = {"num_layers": 2, "bidirectional": True, "dropout": 0.1, "subsample": 4,
+CTC_MODEL = {"num_layers": 2, "bidirectional": True, "dropout": 0.1, "subsample": 2,
              "conv_channels": 128, "head": "ctc"}
 LSTM_HIDDEN = 96          # section 1 reference size; GRU and RNN sizes are solved to match its parameters
 HIDDEN_SWEEP = [64, 128, 256, 512]
@@ -808,7 +808,7 @@ def report(res: dict) -> str:
     if "s4" in res:
         s = res["s4"]
         L += ["## 4. LSTM hidden-size sweep", "",
-              f"Same architecture as section 1 (CTC, 2 bidirectional layers, x4 front end), LSTM hidden size "
+              f"Same architecture as section 1 (CTC, 2 bidirectional layers, x2 front end), LSTM hidden size "
               f"varied. Trained on single digits only (`{Path(s['train_manifest']).name}`, "
               f"{res['subset_sizes']['s4']}; dev = the single digits of the dev set) for the SAME, shorter budget "
               f"of {s['budget_minutes']:.2g} min each (half of `--minutes-per-run`). Accuracy: single-digit test "

@@ -106,13 +106,31 @@ def test_long_audio_gives_one_json_line_per_segment(tmp_path):
     assert rc == 0 and len(stdout.splitlines()) == 1
 
 
-def test_python_api_decoding_options(digits_model, strings):
+DIGITS = ["eight", "five", "four", "nine", "one", "seven", "six", "three", "two", "zero"]
+
+
+def test_python_api_decoding_options_and_the_models_default(digits_model, strings):
     out, rows = strings
     rec = digits_model
+    # the bundled model decodes by default with beam search over its ten words (config.json "decoding")
+    assert rec.default_options.beam_size == 8 and rec.default_options.words == DIGITS
+    assert rec.options == rec.default_options
     try:
         rec.set_decoding(beam_size=8, nbest=2)
         t = rec.transcribe(out / rows[3]["audio"])
         assert t.text == rows[3]["text"] and len(t.nbest) == 2
-    finally:
         rec.set_decoding()
-    assert rec.options.greedy
+        assert rec.options.greedy
+        assert rec.transcribe(out / rows[3]["audio"]).text.split()[0][:2] == rows[3]["text"][:2]
+    finally:
+        rec.set_decoding(rec.default_options)
+
+
+def test_greedy_flag_overrides_the_models_default_decoder(strings):
+    out, rows = strings
+    rc, stdout, err = run_cli("transcribe", "--json", "--greedy", "--nbest", "2", out / rows[4]["audio"])
+    assert rc == 0, err
+    obj = json.loads(stdout)
+    assert len(obj["nbest"]) == 2  # --nbest switches beam search on over greedy, without the word list
+    rc, stdout, err = run_cli("transcribe", "--greedy", out / rows[4]["audio"])
+    assert rc == 0 and stdout.strip()

@@ -103,6 +103,15 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
     return to_model_input(data, rate, name=path)
 
 
+def frame_energy_db(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """(S,) -> (S // hop,) energy in dB of consecutive 10 ms frames, each without its DC offset."""
+    hop = sample_rate // 100
+    n = len(wave) // hop
+    frames = wave[: n * hop].reshape(n, hop).astype(np.float64)
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
+
+
 def speech_bounds(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold_db: float = 40.0,
                   margin_s: float = 0.1) -> tuple[int, int]:
     """(start, end) sample indices of the part of ``wave`` that is not leading or trailing
@@ -110,12 +119,9 @@ def speech_bounds(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold_db
     ``margin_s`` of it is kept on each side. Level- and DC-independent. A signal with no frame
     above the threshold (digital silence) is kept whole."""
     hop = sample_rate // 100
-    n = len(wave) // hop
-    if n < 3:
+    if len(wave) // hop < 3:
         return 0, len(wave)
-    frames = wave[: n * hop].reshape(n, hop).astype(np.float64)
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    energy_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
+    energy_db = frame_energy_db(wave, sample_rate)
     loud = np.flatnonzero(energy_db > energy_db.max() - threshold_db)
     if energy_db.max() < -100 or len(loud) == 0:  # digital silence: nothing to anchor on
         return 0, len(wave)

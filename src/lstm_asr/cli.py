@@ -33,41 +33,52 @@ def _progress(n_items: int, args) -> bool:
 
 
 def _decoding_args(p):
-    g = p.add_argument_group("decoding (default: greedy)")
-    g.add_argument("--beam", type=int, default=1, metavar="N", help="prefix beam search with N beams")
+    g = p.add_argument_group("decoding (default: the model's own, from its config.json)")
+    g.add_argument("--greedy", action="store_true", help="plain greedy CTC decoding (ignore the model's default)")
+    g.add_argument("--beam", type=int, default=None, metavar="N", help="prefix beam search with N beams")
     g.add_argument("--lm", default=None, metavar="ARPA", help="n-gram word LM (ARPA; build one with `lstm-asr lm build`)")
-    g.add_argument("--alpha", type=float, default=0.5, help="LM weight (default 0.5)")
-    g.add_argument("--beta", type=float, default=1.0, help="word insertion bonus with an LM (default 1.0)")
+    g.add_argument("--alpha", type=float, default=None, help="LM weight (default 0.5)")
+    g.add_argument("--beta", type=float, default=None, help="word insertion bonus with an LM (default 1.0)")
     g.add_argument("--words", default=None, metavar='"W1 W2 ..."', help="only output these words")
     g.add_argument("--words-file", default=None, metavar="FILE", help="only output the words in FILE (whitespace separated)")
     g.add_argument("--hotword", action="append", default=None, metavar="WORD[:BONUS]",
                    help="boost a word that must not be missed (bonus in log units, default 3; repeatable)")
-    g.add_argument("--nbest", type=int, default=1, metavar="K", help="also give the K best transcripts (--json)")
+    g.add_argument("--nbest", type=int, default=None, metavar="K", help="also give the K best transcripts (--json)")
 
 
 def _apply_decoding(rec, args) -> None:
+    """The model's default decoder, or greedy with --greedy, with the given flags on top."""
+    import dataclasses
     from pathlib import Path
 
     from .errors import ConfigError
-    words = None
+    from .transcribe import DecodeOptions
+    opts = DecodeOptions() if args.greedy else dataclasses.replace(rec.default_options)
     if args.words_file:
         try:
-            words = Path(args.words_file).read_text(encoding="utf-8").split()
+            opts.words = Path(args.words_file).read_text(encoding="utf-8").split()
         except OSError as e:
             raise ConfigError(f"{args.words_file}: cannot read word list ({e.strerror})") from None
     if args.words:
-        words = (words or []) + args.words.split()
-    hot = {}
-    for item in args.hotword or []:
-        word, _, bonus = item.partition(":")
-        try:
-            hot[word] = float(bonus) if bonus else 3.0
-        except ValueError:
-            raise ConfigError(f"--hotword {item}: the bonus must be a number") from None
-    if args.lm and not Path(args.lm).is_file():
-        raise ConfigError(f"{args.lm}: no such LM file")
-    rec.set_decoding(beam_size=max(args.beam, 1), lm=args.lm, alpha=args.alpha, beta=args.beta, words=words,
-                     hotwords=hot or None, nbest=max(args.nbest, 1))
+        opts.words = (opts.words if args.words_file else []) + args.words.split()
+    if args.hotword:
+        opts.hotwords = {}
+        for item in args.hotword:
+            word, _, bonus = item.partition(":")
+            try:
+                opts.hotwords[word] = float(bonus) if bonus else 3.0
+            except ValueError:
+                raise ConfigError(f"--hotword {item}: the bonus must be a number") from None
+    if args.lm:
+        if not Path(args.lm).is_file():
+            raise ConfigError(f"{args.lm}: no such LM file")
+        opts.lm = args.lm
+    for flag, field in (("beam", "beam_size"), ("alpha", "alpha"), ("beta", "beta"), ("nbest", "nbest")):
+        if getattr(args, flag) is not None:
+            setattr(opts, field, getattr(args, flag))
+    if args.beam is None and (opts.words or opts.lm or opts.hotwords or opts.nbest > 1) and opts.beam_size <= 1:
+        opts.beam_size = 8
+    rec.set_decoding(opts)
 
 
 def _json_line(path, t, long: bool) -> str:

@@ -342,7 +342,7 @@ class BeamSearchDecoder:
                     lm += add
             if self.lm is not None:
                 lm += self._lm_w * self.lm.score("</s>", ctx)
-            text = self.vocab.decode(ids).strip()
+            text = " ".join(self.vocab.decode(ids).split())  # "a  b" and "a b" are one text
             h = Hypothesis(text, acoustic + lm, acoustic, lm, ids, frames)
             if text not in pool or pool[text].score < h.score:
                 pool[text] = h

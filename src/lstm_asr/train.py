@@ -60,6 +60,9 @@ class RunConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     description: str = ""
+    # the decoder saved with the model as its default, e.g. {"beam_size": 8, "words": "training"}
+    # ("training": the words of the training transcripts, a closed vocabulary such as digits)
+    decoding: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
@@ -71,6 +74,7 @@ class RunConfig:
         if bad:
             raise ConfigError(f"unknown train option(s): {', '.join(sorted(bad))}")
         return cls(name=d.get("name", "model"), description=d.get("description", ""),
+                   decoding=d.get("decoding", {}) or {},
                    features=FeatureConfig.from_dict(d.get("features", {}) or {}),
                    model=ModelConfig.from_dict(d.get("model", {}) or {}),
                    augment=AugmentConfig.from_dict(d.get("augment", {}) or {}),
@@ -94,7 +98,8 @@ class RunConfig:
         return cls.from_dict(d)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "description": self.description, "features": self.features.to_dict(),
+        return {"name": self.name, "description": self.description, "decoding": self.decoding,
+                "features": self.features.to_dict(),
                 "model": self.model.to_dict(), "augment": self.augment.to_dict(), "train": asdict(self.train)}
 
 
@@ -162,8 +167,11 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
         log(f"{tc.dev}: {len(dev_man.utterances) - len(dev_utts)} dev utterance(s) use units unseen in training; left out")
     cfg.model.num_outputs = len(vocab)
     cfg.model.input_size = cfg.features.n_mels
+    decoding = dict(cfg.decoding)
+    if decoding.get("words") == "training":
+        decoding["words"] = sorted({w for u in train_utts for w in u.text.split()})
     model_config = {"name": cfg.name, "features": cfg.features.to_dict(), "model": cfg.model.to_dict(),
-                    "trim_silence": True, "training": cfg.to_dict()}
+                    "decoding": decoding, "trim_silence": True, "training": cfg.to_dict()}
 
     target = (lambda u: vocab.index[u.text]) if classifier else (lambda u: vocab.encode(u.text))
     train_set = AudioDataset(train_utts, target, WaveAugmenter(cfg.augment), seed=tc.seed)
@@ -176,6 +184,7 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
 
     _seed_everything(tc.seed)
     rec = Recognizer(model_config, vocab)
+    rec.set_decoding()  # dev evaluation (and best-model choice) with greedy decoding: fast and comparable
     model = rec.model
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     steps_per_epoch = len(bucket_batches(durations, tc.batch_seconds, False, max_batch=tc.max_batch))

@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, load_audio, speech_bounds, to_model_input
+from .audio import SAMPLE_RATE, frame_energy_db, load_audio, speech_bounds, to_model_input
 from .checkpoint import load_model_files, resolve_model
 from .decoding import BeamSearchDecoder, GreedyDecoder, word_spans
 from .errors import ConfigError
@@ -36,6 +36,13 @@ class DecodeOptions:
     words: list[str] | None = None      # restrict the output to these words
     hotwords: dict[str, float] | None = None   # word -> bonus (natural-log units)
     nbest: int = 1
+
+    @classmethod
+    def from_dict(cls, d: dict, name: str = "decoding") -> "DecodeOptions":
+        known = set(cls.__dataclass_fields__)
+        if not isinstance(d, dict) or set(d) - known:
+            raise ConfigError(f"{name}: unknown decoding option(s): {', '.join(sorted(set(d) - known))}")
+        return cls(**d)
 
     @property
     def greedy(self) -> bool:
@@ -78,8 +85,11 @@ class Recognizer:
                 raise ConfigError(f"{name}: weights do not match the config ({str(e).splitlines()[0]})") from None
         self.model.eval()
         self.frame_seconds = self.feature_config.hop_length / self.feature_config.sample_rate * self.model_config.subsample
+        # the decoder the model was published with (e.g. its word list); set_decoding() changes it
+        self.default_options = DecodeOptions.from_dict(config.get("decoding") or {}, f"{name}: decoding")
         self.options = DecodeOptions()
         self._lm = None
+        self.set_decoding(self.default_options)
 
     @classmethod
     def from_dir(cls, name_or_dir=None) -> "Recognizer":
@@ -93,8 +103,9 @@ class Recognizer:
 
     def set_decoding(self, options: DecodeOptions | None = None, **kw) -> "Recognizer":
         """Choose the decoder: ``set_decoding(beam_size=16, lm="lm.arpa", alpha=0.5, beta=1.0,
-        words=[...], hotwords={"word": 3.0}, nbest=5)``. Unknown words (characters outside the
-        model's vocabulary) raise ConfigError."""
+        words=[...], hotwords={"word": 3.0}, nbest=5)``; no arguments: plain greedy decoding;
+        ``set_decoding(rec.default_options)``: the model's own default (its config's ``decoding``).
+        Words with characters outside the model's vocabulary raise ConfigError."""
         opts = options or DecodeOptions(**kw)
         for w in list(opts.words or []) + list(opts.hotwords or {}):
             missing = self.vocab.unknown(w)
@@ -140,7 +151,9 @@ class Recognizer:
             text = self.vocab.decode(ids).strip()
         else:
             o = self.options
-            dec = BeamSearchDecoder(self.vocab, beam_size=max(o.beam_size, o.nbest), lm=self._lm, alpha=o.alpha,
+            # prefixes that differ only in spaces share a text: give n-best room for distinct texts
+            beam = max(o.beam_size, 4 * o.nbest if o.nbest > 1 else 1)
+            dec = BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lm, alpha=o.alpha,
                                     beta=o.beta, words=o.words, hotwords=o.hotwords)
             dec.accept(out)
             hyps = dec.finalize(nbest=o.nbest)
@@ -164,6 +177,7 @@ class Recognizer:
         out, olen = self.posteriors([wave[a:b]])
         text, words, nbest = self._decode(out[0, : olen[0]] if not self.is_classifier else out[0],
                                           start + a / SAMPLE_RATE)
+        refine_word_spans(words, wave, start)
         duration = len(wave) / SAMPLE_RATE
         return Transcript(text, duration, words, nbest, start, start + duration)
 
@@ -196,6 +210,37 @@ class Recognizer:
                 progress(seg.end)
             if t.text:
                 yield t
+
+
+def refine_word_spans(words: list[dict], wave: np.ndarray, offset: float, floor_db: float = 35.0,
+                      max_move_s: float = 0.3) -> None:
+    """Move CTC word boundaries to the acoustic edges of the words, in place.
+
+    CTC emits a word's letters as short spikes, the last one often well before the word fades
+    out. Each word is widened over the neighbouring 10 ms frames whose energy is within
+    ``floor_db`` of the word's loudest frame, never into the previous or next word and by at
+    most ``max_move_s`` on each side (so a noisy recording cannot smear a word into the noise).
+    ``wave`` starts at ``offset`` seconds; word times are in seconds."""
+    if not words:
+        return
+    energy = frame_energy_db(wave)
+    n = len(energy)
+    frame = lambda t: min(n, max(0, int(round((t - offset) * 100))))  # noqa: E731
+    spans = [[frame(w["start"]), max(frame(w["end"]), frame(w["start"]) + 1)] for w in words]
+    for k, (s, e) in enumerate(spans):
+        prev_end = spans[k - 1][1] if k else 0
+        next_start = spans[k + 1][0] if k + 1 < len(spans) else n
+        if s >= n:
+            continue
+        threshold = energy[s:e].max() - floor_db
+        last, first = min(next_start, e + int(100 * max_move_s)), max(prev_end, s - int(100 * max_move_s))
+        while e < last and energy[e] > threshold:
+            e += 1
+        while s > first and energy[s - 1] > threshold:
+            s -= 1
+        spans[k] = [s, e]
+        words[k]["start"] = round(offset + s / 100, 3)
+        words[k]["end"] = round(offset + e / 100, 3)
 
 
 def load_model(name_or_dir=None) -> Recognizer:
