@@ -3,7 +3,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 torch.set_num_threads(1)
@@ -11,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 SAMPLES = ROOT / "samples"
 SHARED = ROOT.parent / "shared" / "data"
+ARCTIC = DATA / "arctic_a0001.wav"  # real 16 kHz speech from CMU ARCTIC (tests/data/LICENSE.cmu_arctic)
 
 
 def run_cli(*args, cwd=None):
@@ -29,3 +32,11 @@ def digits_model():
 
 def needs_shared(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"needs the full data set at {path} (not in a fresh clone)")
+
+
+@pytest.fixture(scope="session")
+def speech() -> np.ndarray:
+    """The CMU ARCTIC clip as float32 at 16 kHz."""
+    wave, sr = sf.read(ARCTIC, dtype="float32")
+    assert sr == 16000 and wave.ndim == 1
+    return wave

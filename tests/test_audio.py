@@ -22,13 +22,6 @@ LOSSY = {"ogg", "mp3"}
 RATES = [8000, 22050, 44100, 48000]
 
 
-@pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    wave, sr = sf.read(ARCTIC, dtype="float32")
-    assert sr == 16000 and wave.ndim == 1
-    return wave
-
-
 def _reference(speech: np.ndarray, rate: int) -> np.ndarray:
     """What a round trip 16 kHz -> rate -> 16 kHz can at best preserve (band-limited below 16 kHz)."""
     if rate >= SAMPLE_RATE:

@@ -19,13 +19,6 @@ torch.set_num_threads(1)
 ARCTIC = Path(__file__).parent / "data" / "arctic_a0001.wav"
 
 
-@pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    wave, sr = sf.read(ARCTIC, dtype="float32")
-    assert sr == 16000
-    return wave
-
-
 def _db(x) -> float:
     return 10 * np.log10(np.mean(np.asarray(x, np.float64) ** 2))
 

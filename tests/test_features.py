@@ -18,13 +18,6 @@ torch.set_num_threads(1)
 ARCTIC = Path(__file__).parent / "data" / "arctic_a0001.wav"
 
 
-@pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    wave, sr = sf.read(ARCTIC, dtype="float32")
-    assert sr == 16000 and wave.ndim == 1
-    return wave
-
-
 def kaldi_fbank(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """Reference: kaldi-native-fbank with dither 0, fed the wave in Kaldi's int16 scale."""
     knf = pytest.importorskip("kaldi_native_fbank")

@@ -20,7 +20,7 @@ from lstm_asr.data import read_manifest, write_manifest, make_sequences
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fsdd", default="../shared/data/fsdd", help="FSDD folder with manifest.jsonl")
+    p.add_argument("--source", "--fsdd", dest="fsdd", default="../shared/data/fsdd", help="FSDD folder with manifest.jsonl")
     p.add_argument("--out", default="data/digits")
     p.add_argument("--holdout", default=None, help="leave this speaker out (train/dev) and test on it")
     p.add_argument("--train-seqs", type=int, default=1500)

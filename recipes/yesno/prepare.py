@@ -18,7 +18,7 @@ from lstm_asr.data import read_manifest, write_manifest
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--yesno", default="../shared/data/kaldi_yesno")
+    p.add_argument("--source", "--yesno", dest="yesno", default="../shared/data/kaldi_yesno", help="folder with manifest.jsonl")
     p.add_argument("--out", default="data/yesno")
     a = p.parse_args()
     utts = sorted(read_manifest(Path(a.yesno) / "manifest.jsonl").utterances, key=lambda u: u.audio.name)

@@ -9,7 +9,7 @@ import time
 EPILOG = """examples:
   lstm-asr transcribe samples/*.wav                 one transcript per file (bundled digits model)
   lstm-asr transcribe --json clip.flac              {"audio": ..., "text": ..., "duration": ...}
-  lstm-asr transcribe --beam 16 --words "yes no" clip.wav       restrict the output to a word list
+  lstm-asr transcribe --words "one two three" clip.wav   only these words (beam search)
   lstm-asr transcribe --json --nbest 3 clip.wav     word timestamps/confidences and the 3 best texts
   lstm-asr transcribe --json hour.flac              long audio: one JSON line per segment (start, end)
   lstm-asr lm build corpus.txt -o lm.arpa           n-gram LM for --lm (with --alpha, --beta)
