@@ -30,6 +30,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--model", default=None)
     ap.add_argument("--work", default="/tmp/lstm_asr_long")
+    ap.add_argument("--no-record", action="store_true", help="do not append to benchmarks/results/long_audio.jsonl")
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -56,6 +57,8 @@ def main() -> int:
            "threads": a.threads, "machine": f"{platform.machine()} {os.cpu_count()} cores",
            "date": time.strftime("%Y-%m-%d"), "command": " ".join(["python", "benchmarks/long_audio.py"] + sys.argv[1:])}
     print(json.dumps(row))
+    if a.no_record:
+        return 0
     res = ROOT / "benchmarks" / "results"
     res.mkdir(exist_ok=True)
     with open(res / "long_audio.jsonl", "a") as f:

@@ -118,3 +118,23 @@ def test_cli_train_with_overrides_and_config_errors(tmp_path):
     (tmp_path / "bad.yaml").write_text("model: [unclosed\n")
     rc, out, err = run_cli("train", "--config", tmp_path / "bad.yaml")
     assert rc == 1 and "not valid YAML" in err and "Traceback" not in err
+
+
+def test_early_stopping_waits_until_the_model_leaves_the_blank_plateau(tmp_path):
+    d = _config(tmp_path, epochs=3)
+    d["train"].update(lr=0.0, patience=1)  # cannot learn: dev WER stays 100 %
+    logs = []
+    train(RunConfig.from_dict(d), progress=False, log=logs.append)
+    assert len((tmp_path / "run" / "curves.csv").read_text().splitlines()) == 1 + 3
+    assert not any("early stop" in m for m in logs)
+
+
+def test_on_a_dev_tie_the_later_model_is_kept(tmp_path):
+    d = _config(tmp_path, epochs=3)
+    d["train"].update(lr=0.0, patience=10)  # dev WER ties at 100 % every epoch
+    train(RunConfig.from_dict(d), progress=False, log=lambda m: None)
+    best = load_file(str(tmp_path / "run" / "best" / "model.safetensors"))
+    last = load_file(str(tmp_path / "run" / "last" / "model.safetensors"))
+    assert "best epoch 3 of 3" in (tmp_path / "run" / "best" / "README.md").read_text()
+    for k in best:
+        torch.testing.assert_close(best[k], last[k])

@@ -44,7 +44,7 @@ class TrainConfig:
     weight_decay: float = 1e-2
     clip: float = 5.0             # gradient norm clipping
     warmup: float = 0.1           # fraction of steps spent warming up
-    patience: int = 6             # epochs without dev improvement before stopping
+    patience: int = 6             # epochs without dev improvement before stopping (counted once dev error < 100 %)
     seed: int = 0
     threads: int = 2
     on_bad_line: str = "stop"     # stop | skip
@@ -255,10 +255,11 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
         history.append(row)
         _write_curves(run_dir, history, metric)
         improved = row[metric] < best
+        if row[metric] <= best:  # on a tie the later, longer-trained model is kept
+            save_model(run_dir / "best", model_config, vocab, model.state_dict(), _readme(cfg, history, row, metric))
         if improved:
             best, bad_epochs = row[metric], 0
-            save_model(run_dir / "best", model_config, vocab, model.state_dict(), _readme(cfg, history, row, metric))
-        else:
+        elif best < 1.0:  # patience runs only once the model has left CTC's all-blank plateau
             bad_epochs += 1
         tmp = run_dir / "last.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
