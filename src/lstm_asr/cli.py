@@ -150,7 +150,7 @@ def cmd_evaluate(args) -> int:
     from tqdm import tqdm
 
     from . import load_model
-    from .audio import load_audio
+    from .audio import SAMPLE_RATE, load_audio
     from .data import read_manifest
     from .errors import AudioError
     from .metrics import cer, sentence_accuracy, utterance_errors, wer
@@ -178,7 +178,7 @@ def cmd_evaluate(args) -> int:
         hyps += rec.transcribe_waves(waves[k:k + chunk])
     seconds = time.perf_counter() - t0
     refs = [u.text for u in utts]
-    audio_s = sum(len(w) for w in waves) / 16000
+    audio_s = sum(len(w) for w in waves) / SAMPLE_RATE
     ranked = sorted(range(len(utts)), key=lambda i: -utterance_errors(refs[i], hyps[i]))
     worst = [{"audio": str(utts[i].audio), "ref": refs[i], "hyp": hyps[i]}
              for i in ranked[: args.worst] if refs[i].split() != hyps[i].split()]

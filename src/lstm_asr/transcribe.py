@@ -87,9 +87,7 @@ class Recognizer:
         self.frame_seconds = self.feature_config.hop_length / self.feature_config.sample_rate * self.model_config.subsample
         # the decoder the model was published with (e.g. its word list); set_decoding() changes it
         self.default_options = DecodeOptions.from_dict(config.get("decoding") or {}, f"{name}: decoding")
-        self.options = DecodeOptions()
-        self._lm = None
-        self.set_decoding(self.default_options)
+        self.set_decoding(self.default_options)  # sets self.options and self._lm
 
     @classmethod
     def from_dir(cls, name_or_dir=None) -> "Recognizer":
@@ -138,8 +136,9 @@ class Recognizer:
         out, olen, _ = self.model(feats, flen.clamp(min=1))
         return out, olen
 
-    def _decode(self, out: torch.Tensor, offset: float) -> tuple[str, list[dict], list[dict]]:
-        """One utterance's (T', V) log-probs -> text, word spans (offset added), n-best list."""
+    def _decode(self, out: torch.Tensor, offset: float, words: bool = True) -> tuple[str, list[dict], list[dict]]:
+        """One utterance's (T', V) log-probs -> text, word spans (offset added; none unless
+        ``words``), n-best list."""
         if self.is_classifier:
             k = int(out.argmax(-1))
             return self.vocab.units[k], [], []
@@ -160,11 +159,11 @@ class Recognizer:
             ids, frames, text = hyps[0].ids, hyps[0].frames, hyps[0].text
             if o.nbest > 1:
                 nbest = [{"text": h.text, "score": round(h.score, 3)} for h in hyps]
-        words = word_spans(ids, frames, self.vocab, self.frame_seconds, out)
-        for w in words:
+        spans = word_spans(ids, frames, self.vocab, self.frame_seconds, out) if words else []
+        for w in spans:
             w["start"] = round(w["start"] + offset, 3)
             w["end"] = round(w["end"] + offset, 3)
-        return " ".join(text.split()), words, nbest
+        return " ".join(text.split()), spans, nbest
 
     def transcribe(self, audio, sample_rate: int | None = None) -> Transcript:
         """A file path, or a (S,) / (S, channels) array at ``sample_rate`` (None: 16 kHz) -> Transcript
@@ -194,7 +193,7 @@ class Recognizer:
                 batch.append(order[k + len(batch)])
             out, olen = self.posteriors([waves[i] for i in batch])
             for j, i in enumerate(batch):
-                texts[i] = self._decode(out[j, : olen[j]] if not self.is_classifier else out[j], 0.0)[0]
+                texts[i] = self._decode(out[j, : olen[j]] if not self.is_classifier else out[j], 0.0, words=False)[0]
             k += len(batch)
         return texts
 
