@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from lstm_asr.audio import SAMPLE_RATE, load_audio, trim_silence
+from lstm_asr.data import write_manifest
 from lstm_asr.errors import AsrError
 from lstm_asr.features import FeatureConfig, FilterBank, normalize
 from lstm_asr.metrics import sentence_accuracy, wer
@@ -104,8 +105,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    write_manifest(path, rows)
     return path
 
 

@@ -106,8 +106,9 @@ def cmd_transcribe(args) -> int:
     for path in tqdm(args.paths, desc="transcribing", unit="file", disable=not _progress(len(args.paths), args),
                      leave=False):
         try:
-            if duration_of(path) > args.long_over:
-                _transcribe_long(rec, path, args)
+            total = duration_of(path)
+            if total > args.long_over:
+                _transcribe_long(rec, path, total, args)
                 continue
             result = rec.transcribe(path)
         except AudioError as e:
@@ -121,12 +122,10 @@ def cmd_transcribe(args) -> int:
     return 1 if failed else 0
 
 
-def _transcribe_long(rec, path: str, args) -> None:
+def _transcribe_long(rec, path: str, total: float, args) -> None:
     """A long file: segments streamed out as they are recognised (JSON: one line per segment)."""
     from tqdm import tqdm
 
-    from .segment import duration_of
-    total = duration_of(path)
     bar = tqdm(total=round(total), desc=path, unit="s", disable=not _progress(2, args), leave=False)
     done = [0.0]
 

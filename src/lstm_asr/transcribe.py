@@ -136,12 +136,14 @@ class Recognizer:
         out, olen, _ = self.model(feats, flen.clamp(min=1))
         return out, olen
 
-    def _decode(self, out: torch.Tensor, offset: float, words: bool = True) -> tuple[str, list[dict], list[dict]]:
-        """One utterance's (T', V) log-probs -> text, word spans (offset added; none unless
-        ``words``), n-best list."""
+    def _decode(self, out: torch.Tensor, length: int, offset: float, words: bool = True) -> tuple[str, list[dict], list[dict]]:
+        """One utterance's model output (CTC: (T', V) log-probs of which ``length`` frames are
+        real; classifier: (C,) logits) -> text, word spans (offset added; none unless ``words``),
+        n-best list."""
         if self.is_classifier:
             k = int(out.argmax(-1))
             return self.vocab.units[k], [], []
+        out = out[:length]
         nbest: list[dict] = []
         if self.options.greedy:
             dec = GreedyDecoder(self.vocab.blank)
@@ -174,8 +176,7 @@ class Recognizer:
     def _transcribe_wave(self, wave: np.ndarray, start: float) -> Transcript:
         a, b = self._bounds(wave)
         out, olen = self.posteriors([wave[a:b]])
-        text, words, nbest = self._decode(out[0, : olen[0]] if not self.is_classifier else out[0],
-                                          start + a / SAMPLE_RATE)
+        text, words, nbest = self._decode(out[0], int(olen[0]), start + a / SAMPLE_RATE)
         refine_word_spans(words, wave, start)
         duration = len(wave) / SAMPLE_RATE
         return Transcript(text, duration, words, nbest, start, start + duration)
@@ -193,7 +194,7 @@ class Recognizer:
                 batch.append(order[k + len(batch)])
             out, olen = self.posteriors([waves[i] for i in batch])
             for j, i in enumerate(batch):
-                texts[i] = self._decode(out[j, : olen[j]] if not self.is_classifier else out[j], 0.0, words=False)[0]
+                texts[i] = self._decode(out[j], int(olen[j]), 0.0, words=False)[0]
             k += len(batch)
         return texts
 
