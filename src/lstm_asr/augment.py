@@ -1,5 +1,7 @@
-"""Augmentation: speed perturbation, additive real noise at a random SNR, silence padding, gain,
-telephone band-limiting (waveform level, per utterance) and SpecAugment (feature level, per batch).
+"""Augmentation: speed perturbation, reverberation, additive real noise at a random SNR, silence
+padding, gain, telephone band-limiting (waveform level, per utterance), vocal-tract-length
+perturbation (VTLP: warp factors for the filter bank, per utterance) and SpecAugment (feature
+level, per batch).
 
 Waveform functions take and return (S,) float32 at 16 kHz and draw from a ``numpy`` Generator,
 so a seeded run is reproducible.
@@ -25,6 +27,9 @@ class AugmentConfig:
     pad_max_s: float = 0.5
     gain_db: list = field(default_factory=lambda: [-20.0, 6.0])
     bandlimit_prob: float = 0.0  # resample through 8 kHz (telephone band)
+    reverb_prob: float = 0.0     # convolve with a synthetic room impulse response
+    rt60: list = field(default_factory=lambda: [0.15, 0.6])  # its reverberation time range (s)
+    vtlp: list = field(default_factory=list)  # [low, high] filter-bank warp range, e.g. [0.9, 1.1]; [] = off
     freq_masks: int = 2          # SpecAugment
     freq_mask_width: int = 15
     time_masks: int = 2
@@ -35,7 +40,10 @@ class AugmentConfig:
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigError(f"unknown augment option(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
+        cfg = cls(**d)
+        if cfg.vtlp and (len(cfg.vtlp) != 2 or not 0.5 < cfg.vtlp[0] <= cfg.vtlp[1] < 2.0):
+            raise ConfigError(f"augment.vtlp must be [low, high] with 0.5 < low <= high < 2, not {cfg.vtlp!r}")
+        return cfg
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +76,27 @@ def pad_silence(wave: np.ndarray, rng: np.random.Generator, max_s: float) -> np.
     return np.concatenate([floor(before), wave, floor(after)])
 
 
+def reverberate(wave: np.ndarray, rt60: float, rng: np.random.Generator) -> np.ndarray:
+    """Convolve with a synthetic room impulse response: a direct path then exponentially decaying
+    noise reaching -60 dB after ``rt60`` seconds; the level of the direct sound is kept."""
+    n = max(1, int(rt60 * SAMPLE_RATE))
+    t = np.arange(n) / SAMPLE_RATE
+    rir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60) * 0.3
+    rir[0] = 1.0
+    rir /= np.abs(rir).max()
+    out = np.convolve(wave, rir)[: len(wave)]
+    peak_in, peak_out = np.abs(wave).max() + 1e-9, np.abs(out).max() + 1e-9
+    return (out * (peak_in / peak_out)).astype(np.float32)
+
+
+def draw_warps(n: int, cfg: AugmentConfig, rng: np.random.Generator):
+    """(n,) VTLP warp factors drawn uniformly from ``cfg.vtlp``, or None when VTLP is off."""
+    if not cfg.vtlp:
+        return None
+    lo, hi = cfg.vtlp
+    return torch.from_numpy(rng.uniform(lo, hi, size=n))
+
+
 def bandlimit(wave: np.ndarray) -> np.ndarray:
     """Telephone band: down to 8 kHz and back."""
     return resample(resample(wave, SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
@@ -86,6 +115,8 @@ class WaveAugmenter:
             wave = speed_perturb(wave, float(rng.choice(c.speeds)))
         if c.bandlimit_prob and rng.random() < c.bandlimit_prob:
             wave = bandlimit(wave)
+        if c.reverb_prob and rng.random() < c.reverb_prob:
+            wave = reverberate(wave, rng.uniform(*c.rt60), rng)
         if c.pad_prob and rng.random() < c.pad_prob:
             wave = pad_silence(wave, rng, c.pad_max_s)
         if self.noises and rng.random() < c.noise_prob:

@@ -100,7 +100,7 @@ def cmd_transcribe(args) -> int:
     from . import load_model
     from .errors import AudioError
     from .segment import duration_of
-    rec = load_model(args.model)
+    rec = load_model(args.model, args.device)
     _apply_decoding(rec, args)
     failed = 0
     for path in tqdm(args.paths, desc="transcribing", unit="file", disable=not _progress(len(args.paths), args),
@@ -153,7 +153,7 @@ def cmd_evaluate(args) -> int:
     from .data import read_manifest
     from .errors import AudioError
     from .metrics import cer, sentence_accuracy, utterance_errors, wer
-    rec = load_model(args.model)
+    rec = load_model(args.model, args.device)
     _apply_decoding(rec, args)
     man = read_manifest(args.manifest, on_error=args.on_bad_line, check_audio=False)
     for msg in man.skipped:
@@ -184,6 +184,10 @@ def cmd_evaluate(args) -> int:
     res = {"wer": wer(refs, hyps), "cer": cer(refs, hyps), "sent_acc": sentence_accuracy(refs, hyps),
            "rtf": seconds / audio_s, "n": len(utts), "failed": failed, "audio_seconds": round(audio_s, 2),
            "worst": worst}
+    if args.save_hyps:
+        from .data import write_manifest
+        write_manifest(args.save_hyps, [{"audio": str(u.audio), "ref": r, "hyp": h, "speaker": u.speaker}
+                                        for u, r, h in zip(utts, refs, hyps)])
     if args.json:
         print(json.dumps(res, ensure_ascii=False))
     else:
@@ -199,6 +203,7 @@ def cmd_train(args) -> int:
     from .train import RunConfig, train
     overrides = list(args.set or [])
     for flag, key in (("out", "train.out_dir"), ("epochs", "train.epochs"), ("seed", "train.seed"),
+                      ("device", "train.device"),
                       ("max_minutes", "train.max_minutes"), ("on_bad_line", "train.on_bad_line")):
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
@@ -206,6 +211,15 @@ def cmd_train(args) -> int:
     best = train(cfg, resume=args.resume, progress=not args.no_progress,
                  log=lambda m: print(m, file=sys.stderr, flush=True))
     print(best)
+    return 0
+
+
+def cmd_adapt(args) -> int:
+    from .adapt import adapt
+    out = adapt(args.model, args.manifest, args.out, minutes=args.minutes, epochs=args.epochs, lr=args.lr,
+                device=args.device, threads=args.threads or 1, progress=not args.no_progress,
+                log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(out)
     return 0
 
 
@@ -247,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "line per segment with its start and end")
     t.add_argument("--max-segment", type=float, default=20.0, metavar="SECONDS",
                    help="longest segment of a long file (default 20)")
+    t.add_argument("--device", default=None, metavar="auto|cpu|cuda", help="where the model runs (default cpu)")
     t.add_argument("--no-progress", action="store_true")
     _decoding_args(t)
     t.set_defaults(func=cmd_transcribe)
@@ -259,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--worst", type=int, default=5, help="how many of the worst utterances to list (default 5)")
     e.add_argument("--on-bad-line", choices=["stop", "skip"], default="skip",
                    help="a broken manifest line stops the run or is reported and skipped (default)")
+    e.add_argument("--save-hyps", default=None, metavar="FILE",
+                   help='write every utterance\'s {"audio", "ref", "hyp", "speaker"} to FILE (JSON Lines)')
+    e.add_argument("--device", default=None, metavar="auto|cpu|cuda", help="where the model runs (default cpu)")
     e.add_argument("--no-progress", action="store_true")
     _decoding_args(e)
     e.set_defaults(func=cmd_evaluate)
@@ -276,8 +294,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override any config value, e.g. --set model.cell=gru (repeatable)")
     r.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    r.add_argument("--device", default=None, metavar="auto|cpu|cuda",
+                   help="where the model and front end run (default: the config's train.device, auto = CUDA if "
+                   "present); bf16 mixed precision on CUDA; the model saved loads on any device")
     r.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch)")
     r.set_defaults(func=cmd_train)
+
+    ad = sub.add_parser("adapt", help="fine-tune a model to one voice from a few of its recordings",
+                        description="Adapt a model to one speaker: fine-tune it on a handful (10-50) of that "
+                        "person's recordings for a couple of minutes and write a new model directory.",
+                        epilog="example:\n  lstm-asr adapt --manifest me.jsonl --out models/me --minutes 2\n"
+                        "  lstm-asr transcribe --model models/me clip.wav",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _model_arg(ad)
+    ad.add_argument("--manifest", required=True, help='JSON Lines: {"audio": PATH, "text": WORDS} per recording')
+    ad.add_argument("--out", required=True, metavar="DIR", help="the adapted model directory to write")
+    ad.add_argument("--minutes", type=float, default=2.0, help="wall-time budget (default 2)")
+    ad.add_argument("--epochs", type=int, default=40, help="passes over the recordings at most (default 40)")
+    ad.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    ad.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="default auto")
+    ad.add_argument("--no-progress", action="store_true")
+    ad.set_defaults(func=cmd_adapt)
 
     lm = sub.add_parser("lm", help="n-gram language models", description="Build an ARPA n-gram word LM "
                         "(interpolated modified Kneser-Ney) for beam search with --lm.")

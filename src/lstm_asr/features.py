@@ -20,7 +20,7 @@ from torch import Tensor
 from .errors import ConfigError
 
 _WINDOWS = ("povey", "hann", "hamming")
-_NORMALIZE = ("utterance", "none")
+_NORMALIZE = ("utterance", "global", "none")
 _LOG_FLOOR = float(np.finfo(np.float32).eps)  # 1.1920929e-07, Kaldi's energy floor before log
 _STD_FLOOR = 1e-5
 _INT16_SCALE = 32768.0
@@ -37,13 +37,23 @@ class FeatureConfig:
     high_freq: float = 0.0  # <= 0 means offset from Nyquist (Kaldi convention)
     window: str = "povey"  # "povey" | "hann" | "hamming" (Kaldi's symmetric windows, see _window)
     remove_dc_offset: bool = True
-    normalize: str = "utterance"  # "utterance" (per-utterance CMVN over valid frames) | "none"
+    # "utterance": per-utterance mean/variance of each bin over the valid frames;
+    # "global": the utterance's level (its mean log-mel over frames and bins) removed, then each bin
+    #   standardised with the training set's statistics (global_mean/global_std): keeps a word's own
+    #   spectrum, which per-utterance normalisation subtracts;  "none": raw log-mel
+    normalize: str = "utterance"
+    global_mean: list | None = None  # (F,) set by training when normalize == "global"
+    global_std: list | None = None   # (F,)
 
     def __post_init__(self) -> None:
         if self.window not in _WINDOWS:
             raise ConfigError(f"features.window must be one of {_WINDOWS}, got {self.window!r}")
         if self.normalize not in _NORMALIZE:
             raise ConfigError(f"features.normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
+        for name in ("global_mean", "global_std"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, list) or len(v) != self.n_mels):
+                raise ConfigError(f"features.{name} must be a list of n_mels={self.n_mels} numbers")
         if self.sample_rate <= 0 or self.n_mels <= 0 or self.hop_length <= 0 or self.win_length <= 0:
             raise ConfigError("features: sample_rate, n_mels, frame_length_ms, frame_shift_ms must be > 0")
         nyquist = 0.5 * self.sample_rate
@@ -108,18 +118,39 @@ def _mel_scale(f: Tensor) -> Tensor:
     return 1127.0 * torch.log1p(f / 700.0)
 
 
-def _mel_matrix(cfg: FeatureConfig) -> Tensor:
+def _high_freq(cfg: FeatureConfig) -> float:
+    return cfg.high_freq if cfg.high_freq > 0 else 0.5 * cfg.sample_rate + cfg.high_freq
+
+
+def warp_frequency(f: Tensor, alpha: float, low: float, high: float) -> Tensor:
+    """Vocal-tract-length warp of frequencies ``f`` (Hz) by ``alpha``, piecewise linear.
+
+    Between ``low`` and a break point ``b = 0.85 * high * min(1, 1/alpha)`` frequencies are scaled
+    by ``alpha`` (about ``low``); from ``b`` to ``high`` a second line joins ``alpha * b`` to
+    ``high``, so the band's edges stay where they are (as Kaldi's VTLN warp). Outside it: unchanged.
+    """
+    if alpha == 1.0:
+        return f
+    b = 0.85 * high * min(1.0, 1.0 / alpha)
+    wb = low + alpha * (b - low)
+    mid = low + alpha * (f - low)
+    top = wb + (f - b) * (high - wb) / (high - b)
+    return torch.where(f < low, f, torch.where(f <= b, mid, torch.where(f <= high, top, f)))
+
+
+def _mel_matrix(cfg: FeatureConfig, warp: float = 1.0) -> Tensor:
     """(n_fft // 2 + 1, F) triangular filters, as Kaldi's MelBanks.
 
     Triangles are evenly spaced in mel between low_freq and high_freq and evaluated at the FFT bin
     centre frequencies ``i * sr / n_fft`` for ``i < n_fft // 2``; the Nyquist bin gets zero weight.
+    ``warp`` != 1 evaluates them at warped frequencies (:func:`warp_frequency`): VTLP.
     """
-    nyquist = 0.5 * cfg.sample_rate
-    high = cfg.high_freq if cfg.high_freq > 0 else nyquist + cfg.high_freq
+    high = _high_freq(cfg)
     lo, hi = _mel_scale(torch.tensor([cfg.low_freq, high], dtype=torch.float64))
     edges = lo + (hi - lo) / (cfg.n_mels + 1) * torch.arange(cfg.n_mels + 2, dtype=torch.float64)
     left, centre, right = edges[:-2], edges[1:-1], edges[2:]  # (F,)
-    mel = _mel_scale(torch.arange(cfg.n_fft // 2, dtype=torch.float64) * cfg.sample_rate / cfg.n_fft)
+    freqs = torch.arange(cfg.n_fft // 2, dtype=torch.float64) * cfg.sample_rate / cfg.n_fft
+    mel = _mel_scale(warp_frequency(freqs, warp, cfg.low_freq, high))
     mel = mel[:, None]  # (n_fft/2, 1)
     up = (mel - left) / (centre - left)
     down = (right - mel) / (right - centre)
@@ -136,14 +167,29 @@ class FilterBank(torch.nn.Module):
         self.cfg = cfg or FeatureConfig()
         self.register_buffer("window", _window(self.cfg), persistent=False)  # (W,)
         self.register_buffer("mel", _mel_matrix(self.cfg), persistent=False)  # (n_fft/2+1, F)
+        self._warped: dict[float, Tensor] = {}  # VTLP filter banks by warp factor (0.01 steps)
 
-    def forward(self, wave: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """(B, S) float waveform in [-1, 1], (B,) int64 sample lengths
-        -> (B, T, F) normalised log-mel (padding frames zero), (B,) int64 frame lengths."""
-        feats, frame_lengths = self.raw(wave, lengths)
+    def forward(self, wave: Tensor, lengths: Tensor, warp: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(B, S) float waveform in [-1, 1], (B,) int64 sample lengths, optional (B,) VTLP warp
+        factors -> (B, T, F) normalised log-mel (padding frames zero), (B,) int64 frame lengths."""
+        feats, frame_lengths = self.raw(wave, lengths, warp)
         return normalize(feats, frame_lengths, self.cfg), frame_lengths
 
-    def raw(self, wave: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def _mel_for(self, warp: Tensor | None, batch: int) -> Tensor:
+        """(n_fft/2+1, F) shared bank, or (B, n_fft/2+1, F) one warped bank per utterance."""
+        if warp is None:
+            return self.mel
+        mats = []
+        for a in torch.as_tensor(warp).flatten().tolist():
+            a = round(float(a), 2)
+            if a not in self._warped:
+                self._warped[a] = _mel_matrix(self.cfg, a)
+            mats.append(self._warped[a])
+        if len(mats) != batch:
+            raise ValueError(f"warp has {len(mats)} factors for a batch of {batch}")
+        return torch.stack(mats).to(self.mel.device)
+
+    def raw(self, wave: Tensor, lengths: Tensor, warp: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Same as :meth:`forward` without normalisation: (B, T, F) log-mel, (B,) frame lengths."""
         cfg = self.cfg
         lengths = torch.as_tensor(lengths, dtype=torch.int64, device=wave.device)
@@ -163,7 +209,7 @@ class FilterBank(torch.nn.Module):
             frames = frames - cfg.preemphasis * prev
         frames = frames * self.window
         power = torch.fft.rfft(frames, n=cfg.n_fft).abs().pow(2)  # (B, T, n_fft/2+1)
-        feats = torch.matmul(power, self.mel).clamp_min(_LOG_FLOOR).log()  # (B, T, F)
+        feats = torch.matmul(power, self._mel_for(warp, x.shape[0])).clamp_min(_LOG_FLOOR).log()  # (B, T, F)
         valid = torch.arange(n_frames, device=wave.device) < frame_lengths[:, None]  # (B, T)
         feats = torch.where(valid[..., None], feats, feats.new_zeros(()))
         return feats, frame_lengths
@@ -173,7 +219,9 @@ def normalize(feats: Tensor, lengths: Tensor, cfg: FeatureConfig) -> Tensor:
     """(B, T, F) features, (B,) frame lengths -> (B, T, F) normalised per ``cfg.normalize``.
 
     "utterance": subtract the per-utterance mean and divide by the (population) std of each bin over
-    the valid frames, std floored at 1e-5; padding frames are (and stay) zero.  "none": unchanged.
+    the valid frames, std floored at 1e-5.  "global": subtract the utterance's level (its mean over
+    valid frames and all bins), then ``(x - global_mean) / global_std`` per bin (identity statistics
+    until training has set them).  "none": unchanged.  Padding frames are (and stay) zero.
     """
     if cfg.normalize == "none":
         return feats
@@ -182,9 +230,21 @@ def normalize(feats: Tensor, lengths: Tensor, cfg: FeatureConfig) -> Tensor:
     count = lengths.clamp_min(1).to(feats.dtype)[:, None, None]  # (B, 1, 1)
     feats = torch.where(mask, feats, feats.new_zeros(()))
     mean = feats.sum(1, keepdim=True) / count  # (B, 1, F)
+    if cfg.normalize == "global":
+        x = feats - mean.mean(-1, keepdim=True)
+        if cfg.global_mean is not None:
+            x = (x - feats.new_tensor(cfg.global_mean)) / feats.new_tensor(cfg.global_std).clamp_min(_STD_FLOOR)
+        return torch.where(mask, x, feats.new_zeros(()))
     centred = torch.where(mask, feats - mean, feats.new_zeros(()))
     std = (centred.pow(2).sum(1, keepdim=True) / count).sqrt().clamp_min(_STD_FLOOR)
     return centred / std
+
+
+def global_stats(feats: list[Tensor]) -> tuple[list[float], list[float]]:
+    """Raw log-mel of many utterances [(T, F)] -> per-bin mean and std after each utterance's level
+    is removed: the statistics ``normalize: global`` uses."""
+    x = torch.cat([f - f.mean() for f in feats if f.shape[0]]).double()
+    return x.mean(0).float().tolist(), x.std(0).clamp_min(_STD_FLOOR).float().tolist()
 
 
 def _as_float_tensor(wave) -> Tensor:

@@ -62,6 +62,25 @@ class ModelConfig:
         return asdict(self)
 
 
+def resolve_device(name: str | None) -> torch.device:
+    """"auto" (CUDA when there is one, else the CPU), "cpu", "cuda" or "cuda:N" -> a device;
+    asking for CUDA on a machine without it raises ConfigError."""
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device {name!r}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {name!r}: expected auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: no CUDA GPU is available here (use --device cpu or auto)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
 class Subsampling(nn.Module):
     """Causal strided 1-D convolutions over time, then LayerNorm: (B, T, F) -> (B, ceil(T/s), C).
     The LayerNorm gives the recurrent stack inputs of unit scale (without it the ReLU convolutions

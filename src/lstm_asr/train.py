@@ -21,13 +21,13 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from .augment import AugmentConfig, WaveAugmenter, spec_augment
-from .checkpoint import load_model_files, load_trainer_state, save_model, save_trainer_state
+from .augment import AugmentConfig, WaveAugmenter, draw_warps, spec_augment
+from .checkpoint import load_model_files, load_trainer_state, resolve_model, save_model, save_trainer_state
 from .data import AudioDataset, bucket_batches, collate, read_manifest
 from .errors import ConfigError
-from .features import FeatureConfig
+from .features import FeatureConfig, FilterBank, global_stats
 from .metrics import cer, sentence_accuracy, wer
-from .model import ModelConfig
+from .model import ModelConfig, resolve_device
 from .text import Vocabulary
 from .transcribe import Recognizer
 
@@ -35,7 +35,7 @@ from .transcribe import Recognizer
 @dataclass
 class TrainConfig:
     manifests: list = field(default_factory=list)  # training manifests (JSON Lines)
-    dev: str = ""                 # dev manifest: evaluated every epoch, picks the best model
+    dev: str = ""                 # dev manifest: evaluated every epoch, picks the best model ("": keep the last)
     out_dir: str = "runs/model"
     epochs: int = 30
     batch_seconds: float = 60.0   # padded seconds of audio per batch
@@ -50,6 +50,11 @@ class TrainConfig:
     on_bad_line: str = "stop"     # stop | skip
     max_minutes: float = 0.0      # stop after this much wall time (0: no limit)
     sortagrad: bool = True        # first epoch short-to-long (DeepSpeech 2): CTC leaves its blank plateau sooner
+    device: str = "auto"          # auto | cpu | cuda | cuda:N: model and front end run there
+    amp: bool = True              # bf16 autocast on CUDA (ignored on the CPU)
+    init: str = ""                # start from this model (directory or bundled name): its weights,
+                                  # front end and vocabulary (fine-tuning, adaptation)
+    stats_utterances: int = 2000  # utterances for the global feature statistics (normalize: global)
 
 
 @dataclass
@@ -130,13 +135,80 @@ def _write_curves(run_dir: Path, history: list[dict], metric: str) -> None:
     plt.close(fig)
 
 
+@dataclass
+class _Run:
+    """Everything one training run holds between its steps."""
+    cfg: RunConfig
+    run_dir: Path
+    device: torch.device
+    rec: Recognizer
+    model_config: dict
+    vocab: Vocabulary
+    train_set: AudioDataset
+    durations: list
+    dev_utts: list
+    dev_waves: list
+    opt: torch.optim.Optimizer
+    total_steps: int
+    warm: int
+    metric: str
+    step: int = 0
+    best: float = float("inf")
+    bad_epochs: int = 0
+    history: list = field(default_factory=list)
+    t_start: float = 0.0
+
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up, then cosine decay to 1 % of the peak."""
+        tc = self.cfg.train
+        if step < self.warm:
+            return tc.lr * (step + 1) / self.warm
+        p = min(1.0, (step - self.warm) / max(1, self.total_steps - self.warm))
+        return tc.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
 def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print) -> Path:
-    """Train ``cfg``; return the directory of the best model (``out_dir/best``)."""
+    """Train ``cfg``; return the directory of the best model (``out_dir/best``; with no dev set,
+    the model of the last epoch)."""
+    run, start_epoch = _setup(cfg, resume, progress, log)
+    bar = tqdm(total=run.total_steps, initial=min(run.step, run.total_steps), desc=cfg.name,
+               disable=not progress, unit="batch", dynamic_ncols=True)
+    for epoch in range(start_epoch, cfg.train.epochs + 1):
+        loss = _train_epoch(run, epoch, bar)
+        row = _evaluate(run, epoch, loss)
+        improved = _checkpoint(run, row)
+        msg = (f"epoch {epoch}: loss {row['train_loss']:.4f}"
+               + (f", dev {run.metric} {row[run.metric]:.4f}{' (best)' if improved else ''}" if run.dev_utts else "")
+               + f", {row['seconds']:.0f} s")
+        with open(run.run_dir / "train.log", "a") as f:
+            f.write(msg + "\n")
+        (bar.write if progress else log)(msg)
+        if run.bad_epochs >= cfg.train.patience:
+            log(f"early stop: no dev improvement for {cfg.train.patience} epochs")
+            break
+        if cfg.train.max_minutes and time.time() - run.t_start > 60 * cfg.train.max_minutes:
+            log(f"stopping: time limit of {cfg.train.max_minutes} minutes reached")
+            break
+    bar.close()
+    return run.run_dir / "best"
+
+
+def _read_utterances(paths: list, on_error: str, log) -> list:
+    utts = []
+    for m in paths:
+        man = read_manifest(m, on_error=on_error)
+        if man.skipped:
+            log(f"{m}: skipped {len(man.skipped)} bad line(s); first: {man.skipped[0]}")
+        utts += man.utterances
+    return utts
+
+
+def _setup(cfg: RunConfig, resume: bool, progress: bool, log) -> tuple[_Run, int]:
+    """Check the config, read the data, build (or restore) model and optimizer -> (run, first epoch)."""
     tc = cfg.train
     if not tc.manifests:
         raise ConfigError("train.manifests is empty: give at least one training manifest")
-    if not tc.dev:
-        raise ConfigError("train.dev is empty: give a dev manifest")
+    device = resolve_device(tc.device)
     torch.set_num_threads(max(1, tc.threads))
     run_dir = Path(tc.out_dir)
     if run_dir.exists() and (run_dir / "last").exists() and not resume:
@@ -146,141 +218,165 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
     run_dir.mkdir(parents=True, exist_ok=True)
     classifier = cfg.model.head == "classifier"
 
-    train_utts = []
-    for m in tc.manifests:
-        man = read_manifest(m, on_error=tc.on_bad_line)
-        if man.skipped:
-            log(f"{m}: skipped {len(man.skipped)} bad line(s); first: {man.skipped[0]}")
-        train_utts += man.utterances
-    dev_man = read_manifest(tc.dev, on_error=tc.on_bad_line)
-    if dev_man.skipped:
-        log(f"{tc.dev}: skipped {len(dev_man.skipped)} bad line(s); first: {dev_man.skipped[0]}")
-
+    train_utts = _read_utterances(tc.manifests, tc.on_bad_line, log)
+    dev_all = _read_utterances([tc.dev], tc.on_bad_line, log) if tc.dev else []
+    init_state = None
     if resume:
         vocab = Vocabulary.load(run_dir / "last" / "vocab.json")
+        saved, _, _ = load_model_files(run_dir / "last")
+        cfg.features = FeatureConfig.from_dict(saved["features"])  # the statistics it was trained with
+    elif tc.init:
+        init_dir = resolve_model(tc.init)
+        saved, vocab_path, init_state = load_model_files(init_dir)
+        vocab = Vocabulary.load(vocab_path)
+        cfg.features = FeatureConfig.from_dict(saved["features"])
+        cfg.model = ModelConfig.from_dict({**saved["model"], "dropout": cfg.model.dropout})
+        log(f"starting from {init_dir}: its front end, model shape and vocabulary")
     elif classifier:
         vocab = Vocabulary(sorted({u.text for u in train_utts}), has_blank=False)
     else:
         vocab = Vocabulary.from_texts(u.text for u in train_utts)
-    dev_utts = [u for u in dev_man.utterances if (u.text in vocab.index if classifier else not vocab.unknown(u.text))]
-    if len(dev_utts) < len(dev_man.utterances):
-        log(f"{tc.dev}: {len(dev_man.utterances) - len(dev_utts)} dev utterance(s) use units unseen in training; left out")
+    usable = (lambda u: u.text in vocab.index) if classifier else (lambda u: not vocab.unknown(u.text))
+    if tc.init and not all(usable(u) for u in train_utts):
+        bad = next(u for u in train_utts if not usable(u))
+        raise ConfigError(f"{bad.audio}: transcript {bad.text!r} uses units the model {tc.init} cannot output")
+    dev_utts = [u for u in dev_all if usable(u)]
+    if len(dev_utts) < len(dev_all):
+        log(f"{tc.dev}: {len(dev_all) - len(dev_utts)} dev utterance(s) use units unseen in training; left out")
     cfg.model.num_outputs = len(vocab)
     cfg.model.input_size = cfg.features.n_mels
+
+    target = (lambda u: vocab.index[u.text]) if classifier else (lambda u: vocab.encode(u.text))
+    train_set = AudioDataset(train_utts, target, WaveAugmenter(cfg.augment), seed=tc.seed)
+    dev_set = AudioDataset(dev_utts, target)
+    for i in tqdm(range(len(train_set) + len(dev_set)), desc="loading audio", disable=not progress, leave=False):
+        (train_set.wave(i) if i < len(train_set) else dev_set.wave(i - len(train_set)))
+    if cfg.features.normalize == "global" and cfg.features.global_mean is None:
+        _set_global_stats(cfg.features, train_set, tc.stats_utterances, tc.seed)
+        log(f"global feature statistics from {min(len(train_set), tc.stats_utterances)} training utterances")
+
     decoding = dict(cfg.decoding)
     if decoding.get("words") == "training":
         decoding["words"] = sorted({w for u in train_utts for w in u.text.split()})
     model_config = {"name": cfg.name, "features": cfg.features.to_dict(), "model": cfg.model.to_dict(),
                     "decoding": decoding, "trim_silence": True, "training": cfg.to_dict()}
 
-    target = (lambda u: vocab.index[u.text]) if classifier else (lambda u: vocab.encode(u.text))
-    train_set = AudioDataset(train_utts, target, WaveAugmenter(cfg.augment), seed=tc.seed)
-    dev_set = AudioDataset(dev_utts, target)
-    load_bar = tqdm(range(len(train_set) + len(dev_set)), desc="loading audio", disable=not progress, leave=False)
-    for i in load_bar:
-        (train_set.wave(i) if i < len(train_set) else dev_set.wave(i - len(train_set)))
-    durations = [train_set.duration(i) for i in range(len(train_set))]
-    dev_waves = [dev_set.wave(i) for i in range(len(dev_set))]
-
     _seed_everything(tc.seed)
-    rec = Recognizer(model_config, vocab)
+    rec = Recognizer(model_config, vocab, init_state)
     rec.set_decoding()  # dev evaluation (and best-model choice) with greedy decoding: fast and comparable
-    model = rec.model
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    rec.to(device)
+    opt = torch.optim.AdamW(rec.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    durations = [train_set.duration(i) for i in range(len(train_set))]
     steps_per_epoch = len(bucket_batches(durations, tc.batch_seconds, False, max_batch=tc.max_batch))
-    total_steps = steps_per_epoch * tc.epochs
-    warm = max(1, int(tc.warmup * total_steps))
-
-    def lr_at(step: int) -> float:  # linear warm-up, cosine decay to 1 % of the peak
-        if step < warm:
-            return tc.lr * (step + 1) / warm
-        p = min(1.0, (step - warm) / max(1, total_steps - warm))
-        return tc.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * p)))
-
-    metric = "error" if classifier else "wer"
-    history: list[dict] = []
-    start_epoch, step, best, bad_epochs, elapsed0 = 1, 0, float("inf"), 0, 0.0
+    total = steps_per_epoch * tc.epochs
+    run = _Run(cfg, run_dir, device, rec, model_config, vocab, train_set, durations, dev_utts,
+               [dev_set.wave(i) for i in range(len(dev_set))], opt, total, max(1, int(tc.warmup * total)),
+               "error" if classifier else "wer")
+    start_epoch, elapsed = 1, 0.0
     if resume:
         _, _, state = load_model_files(run_dir / "last")
-        model.load_state_dict(state)
+        rec.model.load_state_dict(state)
         info = load_trainer_state(run_dir / "last", opt)
-        start_epoch, step = info["epoch"] + 1, info["step"]
-        best, bad_epochs, history, elapsed0 = info["best"], info["bad_epochs"], info["history"], info["elapsed"]
-        log(f"resuming {run_dir} after epoch {info['epoch']} (best dev {metric} {best:.4f})")
+        start_epoch, run.step, elapsed = info["epoch"] + 1, info["step"], info["elapsed"]
+        run.best, run.bad_epochs, run.history = info["best"], info["bad_epochs"], info["history"]
+        log(f"resuming {run_dir} after epoch {info['epoch']} (best dev {run.metric} {run.best:.4f})")
+    log(f"training on {device} ({sum(durations) / 3600:.2f} h of audio per epoch, "
+        f"{rec.model.num_parameters():,} parameters)")
+    run.t_start = time.time() - elapsed
+    return run, start_epoch
 
+
+def _set_global_stats(fc: FeatureConfig, data: AudioDataset, n: int, seed: int) -> None:
+    """Per-bin mean/std of the (level-normalised) log-mel of up to ``n`` training utterances."""
+    fbank = FilterBank(fc)
+    pick = np.random.default_rng(seed).permutation(len(data))[:n]
+    feats = [fbank.raw(torch.from_numpy(data.wave(int(i)))[None], torch.tensor([len(data.wave(int(i)))]))[0][0]
+             for i in pick]
+    fc.global_mean, fc.global_std = global_stats(feats)
+
+
+def _train_epoch(run: _Run, epoch: int, bar) -> float:
+    """One pass over the training set -> its mean loss. Seeded per epoch, so a resumed run
+    continues exactly as an uninterrupted one."""
+    cfg, tc, model, device = run.cfg, run.cfg.train, run.rec.model, run.device
+    seed = tc.seed * 1000 + epoch
+    _seed_everything(seed)
+    rng = np.random.default_rng(seed)
+    run.train_set.rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
-    t_start = time.time() - elapsed0
-    bar = tqdm(total=total_steps, initial=min(step, total_steps), desc=cfg.name, disable=not progress,
-               unit="batch", dynamic_ncols=True)
-    for epoch in range(start_epoch, tc.epochs + 1):
-        seed = tc.seed * 1000 + epoch  # per-epoch seeding: a resumed run continues exactly
-        _seed_everything(seed)
-        train_set.rng = np.random.default_rng(seed)
-        gen = torch.Generator().manual_seed(seed)
-        model.train()
-        losses = []
-        shuffle = not (tc.sortagrad and epoch == 1)
-        for batch in bucket_batches(durations, tc.batch_seconds, shuffle, seed=seed, max_batch=tc.max_batch):
-            waves, lengths, targets = collate([train_set[i] for i in batch])
-            feats, flen = rec.fbank(waves, lengths)
-            feats = spec_augment(feats, flen, cfg.augment, gen)
+    amp = device.type == "cuda" and tc.amp
+    model.train()
+    losses = []
+    shuffle = not (tc.sortagrad and epoch == 1)
+    for batch in bucket_batches(run.durations, tc.batch_seconds, shuffle, seed=seed, max_batch=tc.max_batch):
+        waves, lengths, targets = collate([run.train_set[i] for i in batch])
+        warps = draw_warps(len(batch), cfg.augment, rng)
+        feats, flen = run.rec.fbank(waves.to(device), lengths.to(device), warps)
+        feats = spec_augment(feats, flen, cfg.augment, gen)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             out, olen, _ = model(feats, flen.clamp(min=1))
-            if classifier:
-                loss = torch.nn.functional.cross_entropy(out, torch.tensor(targets))
-            else:
-                tgt = torch.tensor([t for seq in targets for t in seq])
-                tlen = torch.tensor([len(seq) for seq in targets])
-                loss = ctc(out.transpose(0, 1), tgt, olen, tlen)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)
-            opt.step()
-            step += 1
-            losses.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-20:]):.3f}",
-                            dev=f"{history[-1][metric]:.3f}" if history else "-")
-        model.eval()
-        hyps = rec.transcribe_waves(dev_waves)
-        refs = [u.text for u in dev_utts]
-        row = {"epoch": epoch, "step": step, "train_loss": round(float(np.mean(losses)), 5),
-               "lr": round(lr_at(step - 1), 7), "seconds": round(time.time() - t_start, 1)}
-        if classifier:
-            row["error"] = round(1 - sentence_accuracy(refs, hyps), 5)
+        out = out.float()
+        if model.cfg.head == "classifier":
+            loss = torch.nn.functional.cross_entropy(out, torch.tensor(targets, device=device))
         else:
-            row.update(wer=round(wer(refs, hyps), 5), cer=round(cer(refs, hyps), 5),
-                       sent_acc=round(sentence_accuracy(refs, hyps), 5))
-        history.append(row)
-        _write_curves(run_dir, history, metric)
-        improved = row[metric] < best
-        if row[metric] <= best:  # on a tie the later, longer-trained model is kept
-            save_model(run_dir / "best", model_config, vocab, model.state_dict(), _readme(cfg, history, row, metric))
-        if improved:
-            best, bad_epochs = row[metric], 0
-        elif best < 1.0:  # patience runs only once the model has left CTC's all-blank plateau
-            bad_epochs += 1
-        tmp = run_dir / "last.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        save_model(tmp, model_config, vocab, model.state_dict())
-        save_trainer_state(tmp, opt, {"epoch": epoch, "step": step, "best": best, "bad_epochs": bad_epochs,
-                                      "history": history, "elapsed": time.time() - t_start})
-        shutil.rmtree(run_dir / "last", ignore_errors=True)
-        tmp.rename(run_dir / "last")
-        msg = (f"epoch {epoch}: loss {row['train_loss']:.4f}, dev {metric} {row[metric]:.4f}"
-               f"{' (best)' if improved else ''}, {row['seconds']:.0f} s")
-        with open(run_dir / "train.log", "a") as f:
-            f.write(msg + "\n")
-        (bar.write if progress else log)(msg)
-        if bad_epochs >= tc.patience:
-            log(f"early stop: no dev improvement for {tc.patience} epochs")
-            break
-        if tc.max_minutes and time.time() - t_start > 60 * tc.max_minutes:
-            log(f"stopping: time limit of {tc.max_minutes} minutes reached")
-            break
-    bar.close()
-    return run_dir / "best"
+            tgt = torch.tensor([t for seq in targets for t in seq], device=device)
+            tlen = torch.tensor([len(seq) for seq in targets], device=device)
+            loss = ctc(out.transpose(0, 1), tgt, olen, tlen)
+        for g in run.opt.param_groups:
+            g["lr"] = run.lr_at(run.step)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)
+        run.opt.step()
+        run.step += 1
+        losses.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-20:]):.3f}",
+                        dev=f"{run.history[-1][run.metric]:.3f}" if run.history and run.dev_utts else "-")
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+def _evaluate(run: _Run, epoch: int, loss: float) -> dict:
+    """Score the dev set (greedy decoding) -> the epoch's row of the learning curves."""
+    run.rec.model.eval()
+    row = {"epoch": epoch, "step": run.step, "train_loss": round(loss, 5),
+           "lr": round(run.lr_at(run.step - 1), 7), "seconds": round(time.time() - run.t_start, 1)}
+    if not run.dev_utts:  # no dev set (e.g. adaptation): the latest model is the one kept
+        row[run.metric] = 0.0
+        return row
+    hyps = run.rec.transcribe_waves(run.dev_waves)
+    refs = [u.text for u in run.dev_utts]
+    if run.metric == "error":
+        row["error"] = round(1 - sentence_accuracy(refs, hyps), 5)
+    else:
+        row.update(wer=round(wer(refs, hyps), 5), cer=round(cer(refs, hyps), 5),
+                   sent_acc=round(sentence_accuracy(refs, hyps), 5))
+    return row
+
+
+def _checkpoint(run: _Run, row: dict) -> bool:
+    """Record the row, keep the best model, write the resumable ``last/`` -> whether dev improved."""
+    run.history.append(row)
+    _write_curves(run.run_dir, run.history, run.metric)
+    state = run.rec.model.state_dict()
+    improved = row[run.metric] < run.best
+    if row[run.metric] <= run.best:  # on a tie the later, longer-trained model is kept
+        save_model(run.run_dir / "best", run.model_config, run.vocab, state,
+                   _readme(run.cfg, run.history, row, run.metric))
+    if improved:
+        run.best, run.bad_epochs = row[run.metric], 0
+    elif run.best < 1.0:  # patience runs only once the model has left CTC's all-blank plateau
+        run.bad_epochs += 1
+    tmp = run.run_dir / "last.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model(tmp, run.model_config, run.vocab, state)
+    save_trainer_state(tmp, run.opt, {"epoch": row["epoch"], "step": run.step, "best": run.best,
+                                      "bad_epochs": run.bad_epochs, "history": run.history,
+                                      "elapsed": time.time() - run.t_start})
+    shutil.rmtree(run.run_dir / "last", ignore_errors=True)
+    tmp.rename(run.run_dir / "last")
+    return improved
 
 
 def _readme(cfg: RunConfig, history: list[dict], best_row: dict, metric: str) -> str:

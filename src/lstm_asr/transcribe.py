@@ -22,7 +22,7 @@ from .checkpoint import load_model_files, resolve_model
 from .decoding import BeamSearchDecoder, GreedyDecoder, word_spans
 from .errors import ConfigError
 from .features import FeatureConfig, FilterBank
-from .model import AcousticModel, ModelConfig
+from .model import AcousticModel, ModelConfig, resolve_device
 from .text import Vocabulary
 
 
@@ -90,10 +90,22 @@ class Recognizer:
         self.set_decoding(self.default_options)  # sets self.options and self._lm
 
     @classmethod
-    def from_dir(cls, name_or_dir=None) -> "Recognizer":
+    def from_dir(cls, name_or_dir=None, device: str | None = None) -> "Recognizer":
         d = resolve_model(name_or_dir)
         config, vocab_path, state = load_model_files(d)
-        return cls(config, Vocabulary.load(vocab_path), state, name=str(d))
+        rec = cls(config, Vocabulary.load(vocab_path), state, name=str(d))
+        return rec.to(device) if device else rec
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def to(self, device) -> "Recognizer":
+        """Run front end and model on ``device`` ("auto", "cpu", "cuda", a torch.device)."""
+        device = device if isinstance(device, torch.device) else resolve_device(device)
+        self.model.to(device)
+        self.fbank.to(device)
+        return self
 
     @property
     def is_classifier(self) -> bool:
@@ -132,9 +144,9 @@ class Recognizer:
         batch = torch.zeros(len(waves), int(lengths.max()))
         for k, w in enumerate(waves):
             batch[k, : len(w)] = torch.from_numpy(np.ascontiguousarray(w))
-        feats, flen = self.fbank(batch, lengths)
+        feats, flen = self.fbank(batch.to(self.device), lengths.to(self.device))
         out, olen, _ = self.model(feats, flen.clamp(min=1))
-        return out, olen
+        return out.float().cpu(), olen.cpu()
 
     def _decode(self, out: torch.Tensor, length: int, offset: float, words: bool = True) -> tuple[str, list[dict], list[dict]]:
         """One utterance's model output (CTC: (T', V) log-probs of which ``length`` frames are
@@ -243,6 +255,7 @@ def refine_word_spans(words: list[dict], wave: np.ndarray, offset: float, floor_
         words[k]["end"] = round(offset + e / 100, 3)
 
 
-def load_model(name_or_dir=None) -> Recognizer:
-    """Load a model directory, or a bundled model by name (default: the digits model)."""
-    return Recognizer.from_dir(name_or_dir)
+def load_model(name_or_dir=None, device: str | None = None) -> Recognizer:
+    """Load a model directory, or a bundled model by name (default: the bundled default model),
+    on ``device`` (None: the CPU; "auto": CUDA when there is one)."""
+    return Recognizer.from_dir(name_or_dir, device)
