@@ -234,7 +234,6 @@ def test_wer_empty_references():
     assert wer([""], [""]) == 0.0
     assert wer(["", " "], ["", ""]) == 0.0
     assert wer([""], ["something"]) == 1.0
-    assert wer([], []) == 0.0
 
 
 def test_wer_counts_insertions_on_empty_reference():
@@ -264,7 +263,12 @@ def test_sentence_accuracy():
     refs = ["a b", "c d", "e", "f g"]
     hyps = ["a b", "c  d ", "x", "f"]
     assert sentence_accuracy(refs, hyps) == pytest.approx(2 / 4)
-    assert sentence_accuracy([], []) == 0.0
+
+
+@pytest.mark.parametrize("fn", [wer, cer, sentence_accuracy])
+def test_an_empty_reference_set_is_an_error_not_a_perfect_score(fn):
+    with pytest.raises(ValueError, match="no references"):
+        fn([], [])
 
 
 @pytest.mark.parametrize("fn", [wer, cer, sentence_accuracy])

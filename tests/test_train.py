@@ -138,3 +138,61 @@ def test_on_a_dev_tie_the_later_model_is_kept(tmp_path):
     assert "best epoch 3 of 3" in (tmp_path / "run" / "best" / "README.md").read_text()
     for k in best:
         torch.testing.assert_close(best[k], last[k])
+
+
+def test_transcripts_too_long_for_their_audio_are_counted_and_reported(tmp_path):
+    cfg = RunConfig.from_dict(_config(tmp_path, epochs=1))
+    rows = [json.loads(l) for l in Path(cfg.train.manifests[0]).read_text().splitlines()]
+    rows[0]["text"] = "one two three four five six seven eight nine zero " * 3  # far more letters than frames
+    write_manifest(Path(cfg.train.manifests[0]), rows)
+    logs = []
+    train(cfg, progress=False, log=logs.append)
+    history = json.loads((tmp_path / "run" / "last" / "trainer.json").read_text())["history"]
+    assert history[-1]["unfit"] == 1 and history[-1]["skipped_steps"] == 0
+    assert "1 utterance(s) too short for their transcript" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_a_non_finite_step_is_skipped_never_applied(tmp_path, monkeypatch):
+    import lstm_asr.train as train_module
+    real, calls = train_module.spec_augment, []
+
+    def poisoned(feats, *a, **k):  # the first batch's features become NaN
+        calls.append(1)
+        out = real(feats, *a, **k)
+        return out * float("nan") if len(calls) == 1 else out
+    monkeypatch.setattr(train_module, "spec_augment", poisoned)
+    cfg = RunConfig.from_dict(_config(tmp_path, epochs=1))
+    best = train(cfg, progress=False, log=lambda m: None)
+    history = json.loads((tmp_path / "run" / "last" / "trainer.json").read_text())["history"]
+    assert history[-1]["skipped_steps"] == 1 and len(calls) > 1
+    weights = load_file(str(best / "model.safetensors"))
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_resume_refuses_a_changed_schedule_unless_forced(tmp_path):
+    cfg = RunConfig.from_dict(_config(tmp_path, epochs=1))
+    train(cfg, progress=False, log=lambda m: None)
+    changed = RunConfig.from_dict(_config(tmp_path, epochs=1))
+    changed.train.lr = 0.05
+    with pytest.raises(ConfigError, match=r"differs from the run being resumed \(train.lr\).*--force"):
+        train(changed, resume=True, progress=False, log=lambda m: None)
+    changed.train.epochs, changed.train.threads = 2, 2  # threads may change freely; epochs only with force
+    with pytest.raises(ConfigError, match="train.epochs, train.lr"):
+        train(changed, resume=True, progress=False, log=lambda m: None)
+    train(changed, resume=True, progress=False, log=lambda m: None, force=True)
+    assert json.loads((tmp_path / "run" / "last" / "trainer.json").read_text())["epoch"] == 2
+
+
+def test_the_last_checkpoint_is_swapped_atomically(tmp_path):
+    cfg = RunConfig.from_dict(_config(tmp_path, epochs=2))
+    train(cfg, progress=False, log=lambda m: None)
+    run = tmp_path / "run"
+    assert (run / "last").is_symlink() and (run / "last").resolve() == (run / "ckpt-2").resolve()
+    assert sorted(p.name for p in run.glob("ckpt-*")) == ["ckpt-2"]
+    # a crash between writing ckpt-N and moving the link leaves a complete checkpoint to resume from
+    from lstm_asr.train import latest_checkpoint
+    (run / "last").unlink()
+    assert latest_checkpoint(run) == run / "ckpt-2"
+    cfg.train.epochs = 3
+    train(cfg, resume=True, progress=False, log=lambda m: None, force=True)
+    assert (run / "last").resolve() == (run / "ckpt-3").resolve()

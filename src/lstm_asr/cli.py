@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -32,7 +33,15 @@ def _progress(n_items: int, args) -> bool:
     return not getattr(args, "no_progress", False) and sys.stderr.isatty() and n_items > 1
 
 
-def _decoding_args(p):
+def _common(p):
+    """Options every subcommand takes, before or after its name."""
+    p.add_argument("--threads", type=int, default=argparse.SUPPRESS, metavar="N",
+                   help="CPU threads for torch (1 is best when running several jobs)")
+    p.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS,
+                   help="on an internal error, show the traceback (or set LSTM_ASR_DEBUG=1)")
+
+
+def _decoding_args(p, nbest: bool = True):
     g = p.add_argument_group("decoding (default: the model's own, from its config.json)")
     g.add_argument("--greedy", action="store_true", help="plain greedy CTC decoding (ignore the model's default)")
     g.add_argument("--beam", type=int, default=None, metavar="N", help="prefix beam search with N beams")
@@ -43,7 +52,8 @@ def _decoding_args(p):
     g.add_argument("--words-file", default=None, metavar="FILE", help="only output the words in FILE (whitespace separated)")
     g.add_argument("--hotword", action="append", default=None, metavar="WORD[:BONUS]",
                    help="boost a word that must not be missed (bonus in log units, default 3; repeatable)")
-    g.add_argument("--nbest", type=int, default=None, metavar="K", help="also give the K best transcripts (--json)")
+    if nbest:
+        g.add_argument("--nbest", type=int, default=None, metavar="K", help="also give the K best transcripts (--json)")
 
 
 def _apply_decoding(rec, args) -> None:
@@ -74,7 +84,7 @@ def _apply_decoding(rec, args) -> None:
             raise ConfigError(f"{args.lm}: no such LM file")
         opts.lm = args.lm
     for flag, field in (("beam", "beam_size"), ("alpha", "alpha"), ("beta", "beta"), ("nbest", "nbest")):
-        if getattr(args, flag) is not None:
+        if getattr(args, flag, None) is not None:
             setattr(opts, field, getattr(args, flag))
     if args.beam is None and (opts.words or opts.lm or opts.hotwords or opts.nbest > 1) and opts.beam_size <= 1:
         opts.beam_size = 8
@@ -207,8 +217,10 @@ def cmd_train(args) -> int:
                       ("max_minutes", "train.max_minutes"), ("on_bad_line", "train.on_bad_line")):
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
+    if args.threads:
+        overrides.append(f"train.threads={args.threads}")
     cfg = RunConfig.load(args.config, overrides)
-    best = train(cfg, resume=args.resume, progress=not args.no_progress,
+    best = train(cfg, resume=args.resume, progress=not args.no_progress, force=args.force,
                  log=lambda m: print(m, file=sys.stderr, flush=True))
     print(best)
     return 0
@@ -248,9 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"lstm-asr {__import__('lstm_asr').__version__}")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for torch (default: torch's choice; 1 is best when running several jobs)")
+    p.add_argument("--verbose", "-v", action="store_true", help="on an internal error, show the traceback")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    _common(common)
 
-    t = sub.add_parser("transcribe", help="audio files -> text, one line per file",
+    t = sub.add_parser("transcribe", parents=[common], help="audio files -> text, one line per file",
                        description="Transcribe audio files: one line per file (or one JSON object with --json).")
     _model_arg(t)
     t.add_argument("paths", nargs="+", metavar="PATH", help="audio files")
@@ -266,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     _decoding_args(t)
     t.set_defaults(func=cmd_transcribe)
 
-    e = sub.add_parser("evaluate", help="WER/CER/accuracy/RTF on a manifest",
+    e = sub.add_parser("evaluate", parents=[common], help="WER/CER/accuracy/RTF on a manifest",
                        description="Transcribe every line of a JSON Lines manifest and score it against its text.")
     _model_arg(e)
     e.add_argument("--manifest", required=True, help="JSON Lines: {\"audio\": PATH, \"text\": REF} per line")
@@ -278,10 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help='write every utterance\'s {"audio", "ref", "hyp", "speaker"} to FILE (JSON Lines)')
     e.add_argument("--device", default=None, metavar="auto|cpu|cuda", help="where the model runs (default cpu)")
     e.add_argument("--no-progress", action="store_true")
-    _decoding_args(e)
+    _decoding_args(e, nbest=False)
     e.set_defaults(func=cmd_evaluate)
 
-    r = sub.add_parser("train", help="train a model from a recipe config",
+    r = sub.add_parser("train", parents=[common], help="train a model from a recipe config",
                        description="Train from a YAML config (see recipes/*/config.yaml). Writes RUN/best (the "
                        "model), RUN/last (resumable checkpoint), RUN/curves.csv and RUN/curves.png.")
     r.add_argument("--config", required=True, help="YAML config: features, model, augment, train sections")
@@ -294,13 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override any config value, e.g. --set model.cell=gru (repeatable)")
     r.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    r.add_argument("--force", action="store_true",
+                   help="with --resume: continue even though the config (schedule, data, ...) has changed")
     r.add_argument("--device", default=None, metavar="auto|cpu|cuda",
                    help="where the model and front end run (default: the config's train.device, auto = CUDA if "
                    "present); bf16 mixed precision on CUDA; the model saved loads on any device")
     r.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch)")
     r.set_defaults(func=cmd_train)
 
-    ad = sub.add_parser("adapt", help="fine-tune a model to one voice from a few of its recordings",
+    ad = sub.add_parser("adapt", parents=[common], help="fine-tune a model to one voice from a few of its recordings",
                         description="Adapt a model to one speaker: fine-tune it on a handful (10-50) of that "
                         "person's recordings for a couple of minutes and write a new model directory.",
                         epilog="example:\n  lstm-asr adapt --manifest me.jsonl --out models/me --minutes 2\n"
@@ -316,10 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--no-progress", action="store_true")
     ad.set_defaults(func=cmd_adapt)
 
-    lm = sub.add_parser("lm", help="n-gram language models", description="Build an ARPA n-gram word LM "
+    lm = sub.add_parser("lm", parents=[common], help="n-gram language models", description="Build an ARPA n-gram word LM "
                         "(interpolated modified Kneser-Ney) for beam search with --lm.")
     lm_sub = lm.add_subparsers(dest="lm_command", metavar="ACTION", required=True)
-    b = lm_sub.add_parser("build", help="corpus.txt (one sentence per line) -> lm.arpa")
+    b = lm_sub.add_parser("build", parents=[common], help="corpus.txt (one sentence per line) -> lm.arpa")
     b.add_argument("corpus", help="text file, one sentence per line (normalised like transcripts)")
     b.add_argument("-o", "--output", required=True, help="ARPA file to write")
     b.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
@@ -337,6 +354,7 @@ def main(argv=None) -> int:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
+    verbose = args.verbose or os.environ.get("LSTM_ASR_DEBUG", "") not in ("", "0")
     try:
         return args.func(args)
     except AsrError as e:
@@ -348,8 +366,12 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as e:  # noqa: BLE001 - a bug of ours: still one line, no traceback
-        print(f"error: internal error: {type(e).__name__}: {e} (please report it)", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - a bug of ours: one line, the traceback only when asked for
+        if verbose:
+            import traceback
+            traceback.print_exc()
+        print(f"error: internal error: {type(e).__name__}: {e} (please report it; --verbose shows where)",
+              file=sys.stderr)
         return 2
 
 

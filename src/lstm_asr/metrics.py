@@ -7,6 +7,8 @@ def _clean(refs, hyps):
     refs, hyps = list(refs), list(hyps)
     if len(refs) != len(hyps):
         raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    if not refs:
+        raise ValueError("no references: an empty set has no error rate")
     return refs, hyps
 
 
@@ -39,7 +41,7 @@ def cer(refs, hyps) -> float:
 
 def sentence_accuracy(refs, hyps) -> float:
     refs, hyps = _clean(refs, hyps)
-    return sum(r.split() == h.split() for r, h in zip(refs, hyps)) / len(refs) if refs else 0.0
+    return sum(r.split() == h.split() for r, h in zip(refs, hyps)) / len(refs)
 
 
 def utterance_errors(ref: str, hyp: str) -> int:

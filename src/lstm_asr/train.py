@@ -2,14 +2,16 @@
 one-cycle learning rate, a dev evaluation every epoch, the best model kept, early stopping,
 resumable checkpoints, fixed seeds, a progress bar, and the curves as CSV and PNG.
 
-A run directory holds ``best/`` (the best model so far: a model directory), ``last/`` (the latest
-epoch: a model directory plus the trainer state, what ``resume`` starts from), ``curves.csv``,
+A run directory holds ``best/`` (the best model so far: a model directory), ``last`` (the latest
+epoch: a model directory plus the trainer state, what ``resume`` starts from; a symbolic link to
+``ckpt-N/``, swapped atomically, so there is never a moment without a complete checkpoint), ``curves.csv``,
 ``curves.png`` and ``train.log``.
 """
 from __future__ import annotations
 
 import csv
 import math
+import os
 import random
 import shutil
 import time
@@ -153,6 +155,8 @@ class _Run:
     warm: int
     metric: str
     step: int = 0
+    unfit: int = 0           # utterances whose transcript cannot fit the output frames (CTC loss zeroed)
+    skipped_steps: int = 0   # steps with a non-finite loss or gradient norm: not applied
     best: float = float("inf")
     bad_epochs: int = 0
     history: list = field(default_factory=list)
@@ -167,10 +171,10 @@ class _Run:
         return tc.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
-def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print) -> Path:
+def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print, force: bool = False) -> Path:
     """Train ``cfg``; return the directory of the best model (``out_dir/best``; with no dev set,
     the model of the last epoch)."""
-    run, start_epoch = _setup(cfg, resume, progress, log)
+    run, start_epoch = _setup(cfg, resume, progress, log, force)
     bar = tqdm(total=run.total_steps, initial=min(run.step, run.total_steps), desc=cfg.name,
                disable=not progress, unit="batch", dynamic_ncols=True)
     for epoch in range(start_epoch, cfg.train.epochs + 1):
@@ -179,7 +183,9 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
         improved = _checkpoint(run, row)
         msg = (f"epoch {epoch}: loss {row['train_loss']:.4f}"
                + (f", dev {run.metric} {row[run.metric]:.4f}{' (best)' if improved else ''}" if run.dev_utts else "")
-               + f", {row['seconds']:.0f} s")
+               + f", {row['seconds']:.0f} s"
+               + (f"; so far {run.unfit} utterance(s) too short for their transcript (loss zeroed)" if run.unfit else "")
+               + (f"; {run.skipped_steps} step(s) skipped for a non-finite loss or gradient" if run.skipped_steps else ""))
         with open(run.run_dir / "train.log", "a") as f:
             f.write(msg + "\n")
         (bar.write if progress else log)(msg)
@@ -203,7 +209,34 @@ def _read_utterances(paths: list, on_error: str, log) -> list:
     return utts
 
 
-def _setup(cfg: RunConfig, resume: bool, progress: bool, log) -> tuple[_Run, int]:
+# what may change between an interrupted run and its --resume without --force
+RESUMABLE_CHANGES = {"out_dir", "threads", "device", "max_minutes", "on_bad_line", "amp"}
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint of a run (``last``, else the newest ``ckpt-N``), or None."""
+    run_dir = Path(run_dir)
+    if (run_dir / "last" / "trainer.json").is_file():
+        return run_dir / "last"
+    done = [p for p in run_dir.glob("ckpt-*") if (p / "trainer.json").is_file() and p.name[5:].isdigit()]
+    return max(done, key=lambda p: int(p.name[5:])) if done else None
+
+
+def _check_resumable(cfg: RunConfig, saved: dict, force: bool, where: Path) -> None:
+    """Refuse to resume with a changed recipe (schedule, data, augmentation, model) unless forced."""
+    now = cfg.to_dict()
+    changed = [f"train.{k}" for k in sorted(set(now["train"]) | set(saved.get("train", {})))
+               if k not in RESUMABLE_CHANGES and now["train"].get(k) != saved.get("train", {}).get(k)]
+    changed += [sec for sec in ("augment", "decoding") if now.get(sec) != saved.get(sec)]
+    shape = lambda m: {k: v for k, v in (m or {}).items() if k not in ("num_outputs", "input_size")}  # noqa: E731
+    if not cfg.train.init and shape(now["model"]) != shape(saved.get("model")):  # with init: the model's shape
+        changed.append("model")
+    if changed and not force:
+        raise ConfigError(f"{where}: the config differs from the run being resumed ({', '.join(changed)}); "
+                          "resume with the same config, or add --force to continue with the new one")
+
+
+def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = False) -> tuple[_Run, int]:
     """Check the config, read the data, build (or restore) model and optimizer -> (run, first epoch)."""
     tc = cfg.train
     if not tc.manifests:
@@ -211,9 +244,10 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log) -> tuple[_Run, int
     device = resolve_device(tc.device)
     torch.set_num_threads(max(1, tc.threads))
     run_dir = Path(tc.out_dir)
-    if run_dir.exists() and (run_dir / "last").exists() and not resume:
+    last = latest_checkpoint(run_dir)
+    if last is not None and not resume:
         raise ConfigError(f"{run_dir}: a run already exists there; use --resume to continue it or another --out")
-    if resume and not (run_dir / "last" / "trainer.json").is_file():
+    if resume and last is None:
         raise ConfigError(f"{run_dir}: nothing to resume (no complete checkpoint in {run_dir / 'last'})")
     run_dir.mkdir(parents=True, exist_ok=True)
     classifier = cfg.model.head == "classifier"
@@ -222,9 +256,11 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log) -> tuple[_Run, int
     dev_all = _read_utterances([tc.dev], tc.on_bad_line, log) if tc.dev else []
     init_state = None
     if resume:
-        vocab = Vocabulary.load(run_dir / "last" / "vocab.json")
-        saved, _, _ = load_model_files(run_dir / "last")
+        vocab = Vocabulary.load(last / "vocab.json")
+        saved, _, _ = load_model_files(last)
+        _check_resumable(cfg, saved.get("training") or {}, force, last)
         cfg.features = FeatureConfig.from_dict(saved["features"])  # the statistics it was trained with
+        cfg.model = ModelConfig.from_dict(saved["model"])
     elif tc.init:
         init_dir = resolve_model(tc.init)
         saved, vocab_path, init_state = load_model_files(init_dir)
@@ -274,10 +310,11 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log) -> tuple[_Run, int
                "error" if classifier else "wer")
     start_epoch, elapsed = 1, 0.0
     if resume:
-        _, _, state = load_model_files(run_dir / "last")
+        _, _, state = load_model_files(last)
         rec.model.load_state_dict(state)
-        info = load_trainer_state(run_dir / "last", opt)
+        info = load_trainer_state(last, opt)
         start_epoch, run.step, elapsed = info["epoch"] + 1, info["step"], info["elapsed"]
+        run.unfit, run.skipped_steps = info.get("unfit", 0), info.get("skipped_steps", 0)
         run.best, run.bad_epochs, run.history = info["best"], info["bad_epochs"], info["history"]
         log(f"resuming {run_dir} after epoch {info['epoch']} (best dev {run.metric} {run.best:.4f})")
     log(f"training on {device} ({sum(durations) / 3600:.2f} h of audio per epoch, "
@@ -293,6 +330,12 @@ def _set_global_stats(fc: FeatureConfig, data: AudioDataset, n: int, seed: int) 
     feats = [fbank.raw(torch.from_numpy(data.wave(int(i)))[None], torch.tensor([len(data.wave(int(i)))]))[0][0]
              for i in pick]
     fc.global_mean, fc.global_std = global_stats(feats)
+
+
+def ctc_frames_needed(target: list[int]) -> int:
+    """The fewest output frames CTC can spell ``target`` in: one per unit, plus a blank between
+    repeated units. With fewer, its loss is infinite (training zeroes it and counts it)."""
+    return len(target) + sum(a == b for a, b in zip(target, target[1:]))
 
 
 def _train_epoch(run: _Run, epoch: int, bar) -> float:
@@ -323,15 +366,22 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
             tgt = torch.tensor([t for seq in targets for t in seq], device=device)
             tlen = torch.tensor([len(seq) for seq in targets], device=device)
             loss = ctc(out.transpose(0, 1), tgt, olen, tlen)
+            run.unfit += sum(int(n) < ctc_frames_needed(seq) for n, seq in zip(olen.tolist(), targets))
         for g in run.opt.param_groups:
             g["lr"] = run.lr_at(run.step)
         run.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)
-        run.opt.step()
         run.step += 1
-        losses.append(loss.item())
         bar.update(1)
+        if not torch.isfinite(loss):
+            run.skipped_steps += 1
+            continue
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)
+        if not torch.isfinite(norm):  # never apply a NaN/inf update
+            run.skipped_steps += 1
+            continue
+        run.opt.step()
+        losses.append(loss.item())
         bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-20:]):.3f}",
                         dev=f"{run.history[-1][run.metric]:.3f}" if run.history and run.dev_utts else "-")
     return float(np.mean(losses)) if losses else float("nan")
@@ -341,7 +391,8 @@ def _evaluate(run: _Run, epoch: int, loss: float) -> dict:
     """Score the dev set (greedy decoding) -> the epoch's row of the learning curves."""
     run.rec.model.eval()
     row = {"epoch": epoch, "step": run.step, "train_loss": round(loss, 5),
-           "lr": round(run.lr_at(run.step - 1), 7), "seconds": round(time.time() - run.t_start, 1)}
+           "lr": round(run.lr_at(run.step - 1), 7), "seconds": round(time.time() - run.t_start, 1),
+           "unfit": run.unfit, "skipped_steps": run.skipped_steps}
     if not run.dev_utts:  # no dev set (e.g. adaptation): the latest model is the one kept
         row[run.metric] = 0.0
         return row
@@ -368,15 +419,30 @@ def _checkpoint(run: _Run, row: dict) -> bool:
         run.best, run.bad_epochs = row[run.metric], 0
     elif run.best < 1.0:  # patience runs only once the model has left CTC's all-blank plateau
         run.bad_epochs += 1
-    tmp = run.run_dir / "last.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_model(tmp, run.model_config, run.vocab, state)
-    save_trainer_state(tmp, run.opt, {"epoch": row["epoch"], "step": run.step, "best": run.best,
-                                      "bad_epochs": run.bad_epochs, "history": run.history,
-                                      "elapsed": time.time() - run.t_start})
-    shutil.rmtree(run.run_dir / "last", ignore_errors=True)
-    tmp.rename(run.run_dir / "last")
+    ckpt = run.run_dir / f"ckpt-{row['epoch']}"
+    shutil.rmtree(ckpt, ignore_errors=True)
+    save_model(ckpt, run.model_config, run.vocab, state)
+    save_trainer_state(ckpt, run.opt, {"epoch": row["epoch"], "step": run.step, "best": run.best,
+                                       "bad_epochs": run.bad_epochs, "history": run.history,
+                                       "elapsed": time.time() - run.t_start,
+                                       "unfit": run.unfit, "skipped_steps": run.skipped_steps})
+    _point_last_at(run.run_dir, ckpt)
     return improved
+
+
+def _point_last_at(run_dir: Path, ckpt: Path) -> None:
+    """Make ``run_dir/last`` name ``ckpt`` atomically (a symlink replaced with os.replace), then
+    delete the older checkpoints: at every moment ``last`` or a ckpt-N is complete."""
+    last = run_dir / "last"
+    if last.is_dir() and not last.is_symlink():  # a run from before symlinked checkpoints
+        last.rename(run_dir / "ckpt-0")
+    link = run_dir / "last.link"
+    link.unlink(missing_ok=True)
+    link.symlink_to(ckpt.name)
+    os.replace(link, last)
+    for old in run_dir.glob("ckpt-*"):
+        if old != ckpt:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _readme(cfg: RunConfig, history: list[dict], best_row: dict, metric: str) -> str:
