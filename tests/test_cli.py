@@ -2,13 +2,16 @@
 repo: transcripts, JSON output, accuracy on the FSDD test clips, robustness to silence, level, DC
 offset and sample rate, and one clear line per bad file (never a traceback)."""
 import json
+import re
+import subprocess
+import sys
 import shutil
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import DATA, SAMPLES, run_cli
+from conftest import DATA, ROOT, SAMPLES, run_cli
 
 EXPECTED = {
     "7_jackson_2.wav": "seven",
@@ -111,3 +114,69 @@ def test_help_unknown_model_and_no_command():
     assert rc == 1 and err.startswith("error: no-such-model: not a model directory") and len(err.splitlines()) == 1
     rc, out, err = run_cli()
     assert rc == 2 and "usage:" in out
+
+
+# -- interface: global options anywhere, standard input, output files, --verbose ----------------
+def test_global_options_work_after_the_subcommand():
+    code, out, err = run_cli("transcribe", "--threads", "1", SAMPLES / "3_theo_4.wav")
+    assert code == 0 and out.strip() == "three", err
+    code, out, _ = run_cli("--threads", "1", "transcribe", SAMPLES / "3_theo_4.wav")
+    assert code == 0 and out.strip() == "three"
+
+
+def test_transcribe_reads_standard_input():
+    p = subprocess.run([sys.executable, "-m", "lstm_asr.cli", "transcribe", "-"], input=(SAMPLES / "3_theo_4.wav").read_bytes(),
+                       capture_output=True, cwd=ROOT, timeout=300)
+    assert p.returncode == 0 and p.stdout.decode().strip() == "three"
+    p = subprocess.run([sys.executable, "-m", "lstm_asr.cli", "transcribe", "-", str(SAMPLES / "3_theo_4.wav")],
+                       input=b"not audio at all", capture_output=True, cwd=ROOT, timeout=300)
+    err = p.stderr.decode()
+    assert p.returncode == 1 and err.startswith("error: -: not a readable audio file") and "lstm-asr-stdin" not in err
+    assert p.stdout.decode().strip() == "three"  # the other file is still transcribed
+
+
+def test_output_dir_writes_every_format_with_subtitles_from_word_times(tmp_path):
+    code, out, err = run_cli("transcribe", "--output-dir", tmp_path, "--output-format", "all", SAMPLES / "string_1.wav",
+                             SAMPLES / "3_theo_4.wav")
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{stem}.{ext}" for stem in ("string_1", "3_theo_4") for ext in ("txt", "json", "srt", "vtt"))
+    text = (tmp_path / "string_1.txt").read_text().strip()
+    assert text == out.splitlines()[0]
+    doc = json.loads((tmp_path / "string_1.json").read_text())
+    words = [w for s in doc["segments"] for w in s["words"]]
+    assert doc["text"] == text and [w["word"] for w in words] == text.split()
+    srt = (tmp_path / "string_1.srt").read_text().split("\n")
+    assert srt[0] == "1" and re.fullmatch(r"\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}", srt[1]) and srt[2] == text
+    start = words[0]["start"]
+    assert srt[1].startswith(f"00:00:0{int(start)},{round(1000 * (start % 1)):03d}")
+    vtt = (tmp_path / "string_1.vtt").read_text()
+    assert vtt.startswith("WEBVTT\n\n") and " --> " in vtt and text in vtt
+
+
+def test_subtitle_cues_split_long_word_runs():
+    from lstm_asr.output import MAX_CUE_WORDS, cues, to_srt
+    from lstm_asr.transcribe import Transcript
+    words = [{"word": f"w{k}", "start": k * 0.5, "end": k * 0.5 + 0.4, "confidence": 1.0} for k in range(20)]
+    t = Transcript(" ".join(w["word"] for w in words), 10.0, words, start=0.0, end=10.0)
+    c = cues([t])
+    assert [len(x[2].split()) for x in c] == [MAX_CUE_WORDS, MAX_CUE_WORDS, 20 - 2 * MAX_CUE_WORDS]
+    assert all(a < b for a, b, _ in c) and c[0][0] == 0.0 and c[-1][1] == pytest.approx(9.9)
+    assert to_srt([t]).startswith("1\n00:00:00,000 --> 00:00:03,900\nw0 w1")
+
+
+def test_verbose_shows_the_traceback_of_an_internal_error(tmp_path, monkeypatch):
+    # a model whose config passes the checks but breaks while the network is built: a bug of ours
+    # (config validation would have caught it), reported in one line, with the traceback on request
+    bad = tmp_path / "model"
+    shutil.copytree(ROOT / "src" / "lstm_asr" / "models" / "digits", bad)
+    conf = json.loads((bad / "config.json").read_text())
+    conf["model"]["hidden_size"] = "abc"
+    (bad / "config.json").write_text(json.dumps(conf))
+    code, _, err = run_cli("transcribe", "--model", bad, SAMPLES / "3_theo_4.wav")
+    assert code == 2 and err.startswith("error: internal error:") and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("transcribe", "--verbose", "--model", bad, SAMPLES / "3_theo_4.wav")
+    assert code == 2 and "Traceback (most recent call last)" in err and "error: internal error" in err
+    monkeypatch.setenv("LSTM_ASR_DEBUG", "1")
+    code, _, err = run_cli("transcribe", "--model", bad, SAMPLES / "3_theo_4.wav")
+    assert "Traceback (most recent call last)" in err

@@ -67,7 +67,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--speakers", default=",".join(SPEAKERS))
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--epochs", type=int, default=8, help="stage-2 epochs (config.yaml: 8)")
+    p.add_argument("--epochs", type=int, default=5, help="stage-2 epochs (config.yaml: 5)")
     p.add_argument("--base", default="runs/digits-commands-base/best", help="the stage-1 model")
     p.add_argument("--adapt-minutes", type=float, default=2.0)
     p.add_argument("--data", default="data/digits-commands-loso")

@@ -108,31 +108,61 @@ def cmd_transcribe(args) -> int:
     from tqdm import tqdm
 
     from . import load_model
-    from .errors import AudioError
+    from .errors import AudioError, ConfigError
+    from .output import FORMATS, write_outputs
     from .segment import duration_of
+    formats = list(FORMATS) if args.output_format == "all" else [args.output_format]
+    if args.paths.count("-") > 1:
+        raise ConfigError("'-' (standard input) can be given once")
     rec = load_model(args.model, args.device)
     _apply_decoding(rec, args)
     failed = 0
     for path in tqdm(args.paths, desc="transcribing", unit="file", disable=not _progress(len(args.paths), args),
                      leave=False):
         try:
-            total = duration_of(path)
-            if total > args.long_over:
-                _transcribe_long(rec, path, total, args)
-                continue
-            result = rec.transcribe(path)
+            with _readable(path) as source:
+                total = duration_of(source)
+                if total > args.long_over:
+                    segments = _transcribe_long(rec, path, source, total, args)
+                else:
+                    segments = [rec.transcribe(source)]
+                    print(_json_line(path, segments[0], long=False) if args.json else
+                          f"{path}\t{segments[0].text}" if args.with_names else segments[0].text, flush=True)
         except AudioError as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             failed += 1
             continue
-        if args.json:
-            print(_json_line(path, result, long=False), flush=True)
-        else:
-            print(f"{path}\t{result.text}" if args.with_names else result.text, flush=True)
+        if args.output_dir:
+            write_outputs(segments, path, args.output_dir, formats)
     return 1 if failed else 0
 
 
-def _transcribe_long(rec, path: str, total: float, args) -> None:
+class _readable:
+    """``with _readable(path) as p``: ``p`` is ``path``, or for ``-`` a temporary copy of standard
+    input (errors then name ``-``)."""
+
+    def __init__(self, path: str):
+        self.path, self.tmp = path, None
+
+    def __enter__(self) -> str:
+        if self.path != "-":
+            return self.path
+        import tempfile
+        self.tmp = tempfile.NamedTemporaryFile(prefix="lstm-asr-stdin-", delete=False)
+        self.tmp.write(sys.stdin.buffer.read())
+        self.tmp.close()
+        return self.tmp.name
+
+    def __exit__(self, kind, err, tb):
+        if self.tmp is not None:
+            os.unlink(self.tmp.name)
+            from .errors import AudioError
+            if isinstance(err, AudioError):
+                raise AudioError("-", err.reason.replace(self.tmp.name, "-")) from None
+        return False
+
+
+def _transcribe_long(rec, path: str, source: str, total: float, args) -> list:
     """A long file: segments streamed out as they are recognised (JSON: one line per segment)."""
     from tqdm import tqdm
 
@@ -142,17 +172,17 @@ def _transcribe_long(rec, path: str, total: float, args) -> None:
     def step(t):
         bar.update(round(t) - round(done[0]))
         done[0] = t
-    texts = []
-    for seg in rec.transcribe_long(path, max_seconds=args.max_segment, progress=step):
+    segments = []
+    for seg in rec.transcribe_long(source, max_seconds=args.max_segment, progress=step):
+        segments.append(seg)
         if args.json:
             bar.clear()
             print(_json_line(path, seg, long=True), flush=True)
-        else:
-            texts.append(seg.text)
     bar.close()
     if not args.json:
-        text = " ".join(texts)
+        text = " ".join(s.text for s in segments)
         print(f"{path}\t{text}" if args.with_names else text, flush=True)
+    return segments
 
 
 def cmd_evaluate(args) -> int:
@@ -268,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("transcribe", parents=[common], help="audio files -> text, one line per file",
                        description="Transcribe audio files: one line per file (or one JSON object with --json).")
     _model_arg(t)
-    t.add_argument("paths", nargs="+", metavar="PATH", help="audio files")
+    t.add_argument("paths", nargs="+", metavar="PATH", help="audio files; - reads one file from standard input")
     t.add_argument("--json", action="store_true", help='one {"audio", "text", "duration"} object per line')
     t.add_argument("--with-names", action="store_true", help="prefix each transcript with its file and a tab")
     t.add_argument("--long-over", type=float, default=30.0, metavar="SECONDS",
@@ -277,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-segment", type=float, default=20.0, metavar="SECONDS",
                    help="longest segment of a long file (default 20)")
     t.add_argument("--device", default=None, metavar="auto|cpu|cuda", help="where the model runs (default cpu)")
+    t.add_argument("--output-dir", "-o", default=None, metavar="DIR",
+                   help="also write one file per input into DIR (named after the input; stdin: 'stdin')")
+    t.add_argument("--output-format", "-f", default="txt", choices=["txt", "json", "srt", "vtt", "all"],
+                   help="format of the files in --output-dir (default txt; srt/vtt: subtitles from word times)")
     t.add_argument("--no-progress", action="store_true")
     _decoding_args(t)
     t.set_defaults(func=cmd_transcribe)
