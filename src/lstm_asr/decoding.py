@@ -33,14 +33,12 @@ class GreedyDecoder:
         self.blank = blank
         self.ids: list[int] = []
         self.frames: list[int] = []  # output frame index of each emitted unit
-        self.frame_logp: list[float] = []  # best log-probability of every frame (for word_spans)
         self._prev = blank
         self._t = 0
 
     def accept(self, log_probs: torch.Tensor) -> list[int]:
         """Feed (T, V) more frames; return the unit ids they added."""
         best = log_probs.argmax(dim=-1).tolist()
-        self.frame_logp.extend(log_probs.amax(dim=-1).tolist())
         new = []
         for k in best:
             if k != self.blank and k != self._prev:
@@ -182,7 +180,6 @@ class BeamSearchDecoder:
         root.score = 0.0
         self._beams = [root]
         self._t = 0
-        self.frame_logp: list[float] = []  # best log-probability of every frame (for word_spans)
 
     # ---- search ----------------------------------------------------------------------------
     def accept(self, log_probs) -> None:
@@ -192,7 +189,6 @@ class BeamSearchDecoder:
             raise ValueError(f"expected (T, {len(self.units)}) log-probabilities, got shape {tuple(lp.shape)}")
         if not lp.shape[0]:
             return
-        self.frame_logp.extend(lp.max(axis=1).tolist())
         rows = lp.tolist()
         order = np.argsort(-lp, axis=1, kind="stable")
         ok = np.take_along_axis(lp, order, axis=1) >= self.prune_logp
@@ -265,6 +261,12 @@ class BeamSearchDecoder:
                     p = b.p_b + row[c]
                     if p == NEG_INF or p + reach < floor:
                         continue
+                if c == self.space and (last == -1 or last == self.space):
+                    # a leading or second space spells the same text: its alignments join the
+                    # prefix itself (summed, no beam slot of their own)
+                    s = nxt[b.key]
+                    s.p_nb = _lse(s.p_nb, p)
+                    continue
                 key = b.key + chr(c)
                 s = self._extend(b, c, key)
                 if s is None:
@@ -342,10 +344,14 @@ class BeamSearchDecoder:
                     lm += add
             if self.lm is not None:
                 lm += self._lm_w * self.lm.score("</s>", ctx)
-            text = " ".join(self.vocab.decode(ids).split())  # "a  b" and "a b" are one text
+            text = " ".join(self.vocab.decode(ids).split())  # "a b " and "a b" are one text
             h = Hypothesis(text, acoustic + lm, acoustic, lm, ids, frames)
-            if text not in pool or pool[text].score < h.score:
-                pool[text] = h
+            if text in pool:  # the same text by another prefix: their probabilities add up
+                old = pool[text]
+                keep = h if h.score > old.score else old
+                acoustic = _lse(old.acoustic, h.acoustic)
+                h = Hypothesis(text, acoustic + keep.lm, acoustic, keep.lm, keep.ids, keep.frames)
+            pool[text] = h
         hyps = sorted((done or cut).values(), key=lambda h: h.score, reverse=True)
         return hyps[:max(nbest, 1)]
 
@@ -363,20 +369,19 @@ def word_spans(ids, frames, vocab, frame_seconds: float, log_probs=None) -> list
     ``ids``/``frames``: emitted unit ids and the output frame of each (a :class:`Hypothesis`'s
     fields, or :class:`GreedyDecoder`'s ``ids`` and ``frames``). A word starts at its first
     unit's frame and ends one frame after its last unit's frame (times in seconds). Its
-    confidence is the mean over its units of exp(best log-probability at the unit's frame):
-    ``log_probs`` is the (T, V) log-probabilities or the (T,) per-frame best log-probabilities
-    (the decoders' ``frame_logp``); without it the confidence is 1.0. Values rounded to 3 decimals.
+    confidence is the mean over its units of the probability of *that unit* at the frame where it
+    was emitted (``log_probs``: the (T, V) log-probabilities), so a unit forced by a word list or
+    an LM gets the low confidence the network gave it; without ``log_probs`` it is 1.0. Values
+    rounded to 3 decimals.
     """
     ids, frames = list(ids), list(frames)
     if len(ids) != len(frames):
         raise ValueError(f"{len(ids)} unit ids but {len(frames)} frames")
-    best = None
+    lp = None
     if log_probs is not None:
-        best = _as_numpy(log_probs)
-        if best.ndim == 2:
-            best = best.max(axis=1)
-        elif best.ndim != 1:
-            raise ValueError("log_probs must be (T, V) or (T,)")
+        lp = _as_numpy(log_probs)
+        if lp.ndim != 2:
+            raise ValueError("log_probs must be (T, V)")
     units = vocab.units
     spans: list[dict] = []
     cur: list[int] = []
@@ -384,7 +389,7 @@ def word_spans(ids, frames, vocab, frame_seconds: float, log_probs=None) -> list
     def flush():
         if not cur:
             return
-        conf = 1.0 if best is None else float(np.mean([math.exp(best[frames[j]]) for j in cur]))
+        conf = 1.0 if lp is None else float(np.mean([math.exp(lp[frames[j], ids[j]]) for j in cur]))
         spans.append({"word": "".join(units[ids[j]] for j in cur),
                       "start": round(frames[cur[0]] * frame_seconds, 3),
                       "end": round((frames[cur[-1]] + 1) * frame_seconds, 3),
