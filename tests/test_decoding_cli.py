@@ -134,3 +134,24 @@ def test_greedy_flag_overrides_the_models_default_decoder(strings):
     assert len(obj["nbest"]) == 2  # --nbest switches beam search on over greedy, without the word list
     rc, stdout, err = run_cli("transcribe", "--greedy", out / rows[4]["audio"])
     assert rc == 0 and stdout.strip()
+
+
+def test_cli_and_api_decode_alike_and_per_call_options_leave_the_model_alone(digits_model, strings):
+    from lstm_asr import DecodeOptions
+    out, rows = strings
+    paths = [out / r["audio"] for r in rows[:6]]
+    for flags, opts in ((["--words", "one two three"], DecodeOptions(words=["one", "two", "three"])),
+                        (["--greedy"], DecodeOptions()),
+                        (["--greedy", "--hotword", "seven"], DecodeOptions(hotwords={"seven": DecodeOptions.HOTWORD_BONUS})),
+                        (["--greedy", "--beam", "3", "--nbest", "2"], DecodeOptions(beam_size=3, nbest=2))):
+        rc, stdout, err = run_cli("transcribe", "--json", "--model", "digits", *flags, *paths)
+        assert rc == 0, err
+        cli = [json.loads(line) for line in stdout.splitlines()]
+        before = digits_model.options
+        api = [digits_model.transcribe(p, options=opts) for p in paths]
+        assert digits_model.options is before  # a per-call option changes nothing for later calls
+        assert [c["text"] for c in cli] == [a.text for a in api], flags
+        assert [c.get("words") for c in cli] == [a.words or None for a in api]
+        assert [c.get("nbest") for c in cli] == [a.nbest or None for a in api]
+    assert DecodeOptions(words=["a"]).beam == DecodeOptions.AUTO_BEAM and DecodeOptions().beam == 1
+    assert DecodeOptions(words=["a"], beam_size=2).beam == 2 and DecodeOptions().greedy

@@ -44,7 +44,8 @@ def _common(p):
 def _decoding_args(p, nbest: bool = True):
     g = p.add_argument_group("decoding (default: the model's own, from its config.json)")
     g.add_argument("--greedy", action="store_true", help="plain greedy CTC decoding (ignore the model's default)")
-    g.add_argument("--beam", type=int, default=None, metavar="N", help="prefix beam search with N beams")
+    g.add_argument("--beam", type=int, default=None, metavar="N",
+                   help="prefix beam search with N beams (default: 8 with a word list, LM, hotword or n-best)")
     g.add_argument("--lm", default=None, metavar="ARPA", help="n-gram word LM (ARPA; build one with `lstm-asr lm build`)")
     g.add_argument("--alpha", type=float, default=None, help="LM weight (default 0.5)")
     g.add_argument("--beta", type=float, default=None, help="word insertion bonus with an LM (default 1.0)")
@@ -76,7 +77,7 @@ def _apply_decoding(rec, args) -> None:
         for item in args.hotword:
             word, _, bonus = item.partition(":")
             try:
-                opts.hotwords[word] = float(bonus) if bonus else 3.0
+                opts.hotwords[word] = float(bonus) if bonus else DecodeOptions.HOTWORD_BONUS
             except ValueError:
                 raise ConfigError(f"--hotword {item}: the bonus must be a number") from None
     if args.lm:
@@ -86,8 +87,6 @@ def _apply_decoding(rec, args) -> None:
     for flag, field in (("beam", "beam_size"), ("alpha", "alpha"), ("beta", "beta"), ("nbest", "nbest")):
         if getattr(args, flag, None) is not None:
             setattr(opts, field, getattr(args, flag))
-    if args.beam is None and (opts.words or opts.lm or opts.hotwords or opts.nbest > 1) and opts.beam_size <= 1:
-        opts.beam_size = 8
     rec.set_decoding(opts)
 
 

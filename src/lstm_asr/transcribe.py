@@ -4,13 +4,15 @@
     >>> model = lstm_asr.load_model()                    # the bundled default (digits)
     >>> model.transcribe("clip.wav").text
     'three one four'
-    >>> model.set_decoding(beam_size=16, words=["one", "two", "three"])   # beam search, word list
+    >>> model.transcribe("clip.wav", options=DecodeOptions(words=["one", "two"])).text  # this call only
+    >>> model.set_decoding(beam_size=16, words=["one", "two", "three"])   # every later call
     >>> for seg in model.transcribe_long("meeting.flac"):  # hours of audio, flat memory
     ...     print(seg.start, seg.end, seg.text)
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 from typing import Iterator
 
@@ -28,8 +30,13 @@ from .text import Vocabulary
 
 @dataclass
 class DecodeOptions:
-    """How posteriors become text. beam_size 1 with nothing else set is greedy decoding."""
-    beam_size: int = 1
+    """How posteriors become text: the one place that holds every decoding default, built alike
+    by the CLI, the Python API and the server. Nothing set is greedy decoding; a word list, an
+    LM, hotwords or n-best switch prefix beam search on with ``AUTO_BEAM`` beams unless
+    ``beam_size`` says otherwise."""
+    AUTO_BEAM: ClassVar[int] = 8          # beams when a search is asked for without a beam size
+    HOTWORD_BONUS: ClassVar[float] = 3.0  # natural-log bonus of a hotword given without one
+    beam_size: int | None = None        # None: 1, or AUTO_BEAM when the options below need a search
     lm: str | None = None               # ARPA n-gram word LM
     alpha: float = 0.5                  # LM weight
     beta: float = 1.0                   # word insertion bonus (with an LM)
@@ -45,8 +52,20 @@ class DecodeOptions:
         return cls(**d)
 
     @property
+    def searches(self) -> bool:
+        """Whether something beyond the acoustics shapes the output (a search is needed)."""
+        return bool(self.lm or self.words or self.hotwords or self.nbest > 1)
+
+    @property
+    def beam(self) -> int:
+        """The number of beams actually used."""
+        if self.beam_size is not None:
+            return self.beam_size
+        return self.AUTO_BEAM if self.searches else 1
+
+    @property
     def greedy(self) -> bool:
-        return self.beam_size <= 1 and not self.lm and not self.words and not self.hotwords and self.nbest <= 1
+        return self.beam <= 1 and not self.searches
 
 
 @dataclass
@@ -86,8 +105,9 @@ class Recognizer:
         self.model.eval()
         self.frame_seconds = self.feature_config.hop_length / self.feature_config.sample_rate * self.model_config.subsample
         # the decoder the model was published with (e.g. its word list); set_decoding() changes it
+        self._lms: dict = {}  # loaded n-gram LMs by path
         self.default_options = DecodeOptions.from_dict(config.get("decoding") or {}, f"{name}: decoding")
-        self.set_decoding(self.default_options)  # sets self.options and self._lm
+        self.set_decoding(self.default_options)
 
     @classmethod
     def from_dir(cls, name_or_dir=None, device: str | None = None) -> "Recognizer":
@@ -112,22 +132,26 @@ class Recognizer:
         return self.model_config.head == "classifier"
 
     def set_decoding(self, options: DecodeOptions | None = None, **kw) -> "Recognizer":
-        """Choose the decoder: ``set_decoding(beam_size=16, lm="lm.arpa", alpha=0.5, beta=1.0,
-        words=[...], hotwords={"word": 3.0}, nbest=5)``; no arguments: plain greedy decoding;
+        """Choose the decoder every later call uses unless it passes its own ``options``:
+        ``set_decoding(beam_size=16, lm="lm.arpa", alpha=0.5, beta=1.0, words=[...],
+        hotwords={"word": 3.0}, nbest=5)``; no arguments: plain greedy decoding;
         ``set_decoding(rec.default_options)``: the model's own default (its config's ``decoding``).
         Words with characters outside the model's vocabulary raise ConfigError."""
-        opts = options or DecodeOptions(**kw)
+        self.options = self._checked(options or DecodeOptions(**kw))
+        return self
+
+    def _checked(self, opts: DecodeOptions) -> DecodeOptions:
+        """Validate options against this model (words it can spell, an LM that loads) once."""
         for w in list(opts.words or []) + list(opts.hotwords or {}):
             missing = self.vocab.unknown(w)
             if missing:
                 raise ConfigError(f"word {w!r} uses characters the model cannot output: {''.join(sorted(missing))}")
-        if opts.lm:
+        if opts.beam_size is not None and opts.beam_size < 1:
+            raise ConfigError(f"beam size must be >= 1, not {opts.beam_size}")
+        if opts.lm and opts.lm not in self._lms:
             from .lm import NgramLM
-            self._lm = NgramLM.load(opts.lm)
-        else:
-            self._lm = None
-        self.options = opts
-        return self
+            self._lms[opts.lm] = NgramLM.load(opts.lm)
+        return opts
 
     # -- the pipeline -----------------------------------------------------------------------
     def _load(self, audio, sample_rate: int | None) -> np.ndarray:
@@ -148,7 +172,8 @@ class Recognizer:
         out, olen, _ = self.model(feats, flen.clamp(min=1))
         return out.float().cpu(), olen.cpu()
 
-    def _decode(self, out: torch.Tensor, length: int, offset: float, words: bool = True) -> tuple[str, list[dict], list[dict]]:
+    def _decode(self, out: torch.Tensor, length: int, offset: float, opts: DecodeOptions,
+                words: bool = True) -> tuple[str, list[dict], list[dict]]:
         """One utterance's model output (CTC: (T', V) log-probs of which ``length`` frames are
         real; classifier: (C,) logits) -> text, word spans (offset added; none unless ``words``),
         n-best list."""
@@ -157,16 +182,16 @@ class Recognizer:
             return self.vocab.units[k], [], []
         out = out[:length]
         nbest: list[dict] = []
-        if self.options.greedy:
+        if opts.greedy:
             dec = GreedyDecoder(self.vocab.blank)
             dec.accept(out)
             ids, frames = dec.ids, dec.frames
             text = self.vocab.decode(ids).strip()
         else:
-            o = self.options
-            # prefixes that differ only in spaces share a text: give n-best room for distinct texts
-            beam = max(o.beam_size, 4 * o.nbest if o.nbest > 1 else 1)
-            dec = BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lm, alpha=o.alpha,
+            o = opts
+            # give n-best room for distinct texts
+            beam = max(o.beam, 4 * o.nbest if o.nbest > 1 else 1)
+            dec = BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None, alpha=o.alpha,
                                     beta=o.beta, words=o.words, hotwords=o.hotwords)
             dec.accept(out)
             hyps = dec.finalize(nbest=o.nbest)
@@ -179,22 +204,27 @@ class Recognizer:
             w["end"] = round(w["end"] + offset, 3)
         return " ".join(text.split()), spans, nbest
 
-    def transcribe(self, audio, sample_rate: int | None = None) -> Transcript:
+    def _options(self, options: DecodeOptions | None) -> DecodeOptions:
+        return self.options if options is None else self._checked(options)
+
+    def transcribe(self, audio, sample_rate: int | None = None, options: DecodeOptions | None = None) -> Transcript:
         """A file path, or a (S,) / (S, channels) array at ``sample_rate`` (None: 16 kHz) -> Transcript
         with text, duration, word timestamps (seconds from the start of the input) and n-best."""
         wave = self._load(audio, sample_rate)
-        return self._transcribe_wave(wave, 0.0)
+        return self._transcribe_wave(wave, 0.0, self._options(options))
 
-    def _transcribe_wave(self, wave: np.ndarray, start: float) -> Transcript:
+    def _transcribe_wave(self, wave: np.ndarray, start: float, opts: DecodeOptions) -> Transcript:
         a, b = self._bounds(wave)
         out, olen = self.posteriors([wave[a:b]])
-        text, words, nbest = self._decode(out[0], int(olen[0]), start + a / SAMPLE_RATE)
+        text, words, nbest = self._decode(out[0], int(olen[0]), start + a / SAMPLE_RATE, opts)
         refine_word_spans(words, wave, start)
         duration = len(wave) / SAMPLE_RATE
         return Transcript(text, duration, words, nbest, start, start + duration)
 
-    def transcribe_waves(self, waves: list[np.ndarray], batch_seconds: float = 60.0) -> list[str]:
+    def transcribe_waves(self, waves: list[np.ndarray], batch_seconds: float = 60.0,
+                         options: DecodeOptions | None = None) -> list[str]:
         """16 kHz waves -> texts, batched by similar length (what evaluation uses)."""
+        opts = self._options(options)
         waves = [w[slice(*self._bounds(w))] for w in waves]
         order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
         texts: list[str] = [""] * len(waves)
@@ -206,18 +236,20 @@ class Recognizer:
                 batch.append(order[k + len(batch)])
             out, olen = self.posteriors([waves[i] for i in batch])
             for j, i in enumerate(batch):
-                texts[i] = self._decode(out[j], int(olen[j]), 0.0, words=False)[0]
+                texts[i] = self._decode(out[j], int(olen[j]), 0.0, opts, words=False)[0]
             k += len(batch)
         return texts
 
-    def transcribe_long(self, path, max_seconds: float = 20.0, progress=None) -> Iterator[Transcript]:
+    def transcribe_long(self, path, max_seconds: float = 20.0, progress=None,
+                        options: DecodeOptions | None = None) -> Iterator[Transcript]:
         """Hours of audio with flat memory: the file is streamed, cut at pauses into segments of at
         most ``max_seconds`` (energy voice-activity detection), and each segment transcribed;
         yields one Transcript per segment with ``start``/``end`` in seconds from the file start.
         ``progress`` is called with the seconds of audio done after each segment."""
         from .segment import segment_file
+        opts = self._options(options)
         for seg in segment_file(path, max_seconds=max_seconds):
-            t = self._transcribe_wave(seg.audio, seg.start)
+            t = self._transcribe_wave(seg.audio, seg.start, opts)
             if progress is not None:
                 progress(seg.end)
             if t.text:
