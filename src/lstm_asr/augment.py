@@ -8,13 +8,13 @@ so a seeded run is reproducible.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, load_audio, resample
-from .errors import ConfigError
+from .errors import ConfigError, check_keys
 
 
 @dataclass
@@ -37,10 +37,7 @@ class AugmentConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "AugmentConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown augment option(s): {', '.join(sorted(unknown))}")
-        cfg = cls(**d)
+        cfg = cls(**check_keys(d, cls, "augment option"))
         if cfg.vtlp and (len(cfg.vtlp) != 2 or not 0.5 < cfg.vtlp[0] <= cfg.vtlp[1] < 2.0):
             raise ConfigError(f"augment.vtlp must be [low, high] with 0.5 < low <= high < 2, not {cfg.vtlp!r}")
         return cfg

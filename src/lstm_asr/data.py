@@ -152,13 +152,18 @@ def bucket_batches(durations: list[float], batch_seconds: float, shuffle: bool, 
     return batches
 
 
+def pad_waves(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """[(S_i,) float32] -> (B, S_max) zero-padded batch, (B,) int64 lengths."""
+    lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
+    batch = torch.zeros(len(waves), int(lengths.max()) if len(waves) else 0)
+    for k, w in enumerate(waves):
+        batch[k, : len(w)] = torch.from_numpy(np.ascontiguousarray(w))
+    return batch, lengths
+
+
 def collate(items):
     """[(wave, target)] -> waves (B, S_max) zero-padded, lengths (B,), targets as a list."""
-    waves = [torch.from_numpy(np.ascontiguousarray(w)) for w, _ in items]
-    lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
-    batch = torch.zeros(len(waves), int(lengths.max()))
-    for k, w in enumerate(waves):
-        batch[k, : len(w)] = w
+    batch, lengths = pad_waves([w for w, _ in items])
     return batch, lengths, [t for _, t in items]
 
 

@@ -27,3 +27,16 @@ class ManifestError(AsrError):
 
 class ConfigError(AsrError):
     """A bad config file, model directory or option."""
+
+
+def check_keys(d, cls, what: str) -> dict:
+    """The one check of a config section read from outside: ``d`` must be a mapping whose keys are
+    fields of the dataclass ``cls``; otherwise ConfigError naming the unknown ones and ``what``
+    (e.g. "model option"). Returns ``d``."""
+    import dataclasses
+    if not isinstance(d, dict):
+        raise ConfigError(f"{what}s must be a mapping of name: value, not {type(d).__name__}")
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ConfigError(f"unknown {what}(s): {', '.join(map(str, unknown))}")
+    return d

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import ConfigError
+from .errors import ConfigError, check_keys
 
 _WINDOWS = ("povey", "hann", "hamming")
 _NORMALIZE = ("utterance", "global", "none")
@@ -65,11 +65,7 @@ class FeatureConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureConfig":
         """Build from a plain dict (e.g. a YAML section); unknown keys raise :class:`ConfigError`."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown feature option(s): {', '.join(unknown)}")
-        return cls(**d)
+        return cls(**check_keys(d, cls, "feature option"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

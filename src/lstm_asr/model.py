@@ -7,13 +7,13 @@ unidirectional model can run chunk by chunk with carried LSTM state.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, check_keys
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -52,11 +52,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"unknown model option(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return cls(**check_keys(d, cls, "model option"))
 
     def to_dict(self) -> dict:
         return asdict(self)

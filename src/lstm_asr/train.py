@@ -15,7 +15,7 @@ import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from tqdm import tqdm
 from .augment import AugmentConfig, WaveAugmenter, draw_warps, spec_augment
 from .checkpoint import load_model_files, load_trainer_state, resolve_model, save_model, save_trainer_state
 from .data import AudioDataset, bucket_batches, collate, read_manifest
-from .errors import ConfigError
+from .errors import ConfigError, check_keys
 from .features import FeatureConfig, FilterBank, global_stats
 from .metrics import cer, sentence_accuracy, wer
 from .model import ModelConfig, resolve_device
@@ -73,13 +73,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}")
-        tr = d.get("train", {}) or {}
-        bad = set(tr) - {f.name for f in fields(TrainConfig)}
-        if bad:
-            raise ConfigError(f"unknown train option(s): {', '.join(sorted(bad))}")
+        check_keys(d, cls, "config section")
+        tr = check_keys(d.get("train", {}) or {}, TrainConfig, "train option")
         return cls(name=d.get("name", "model"), description=d.get("description", ""),
                    decoding=d.get("decoding", {}) or {},
                    features=FeatureConfig.from_dict(d.get("features", {}) or {}),

@@ -21,8 +21,9 @@ import torch
 
 from .audio import SAMPLE_RATE, frame_energy_db, load_audio, speech_bounds, to_model_input
 from .checkpoint import load_model_files, resolve_model
+from .data import bucket_batches, pad_waves
 from .decoding import BeamSearchDecoder, GreedyDecoder, word_spans
-from .errors import ConfigError
+from .errors import ConfigError, check_keys
 from .features import FeatureConfig, FilterBank
 from .model import AcousticModel, ModelConfig, resolve_device
 from .text import Vocabulary
@@ -46,10 +47,10 @@ class DecodeOptions:
 
     @classmethod
     def from_dict(cls, d: dict, name: str = "decoding") -> "DecodeOptions":
-        known = set(cls.__dataclass_fields__)
-        if not isinstance(d, dict) or set(d) - known:
-            raise ConfigError(f"{name}: unknown decoding option(s): {', '.join(sorted(set(d) - known))}")
-        return cls(**d)
+        try:
+            return cls(**check_keys(d, cls, "decoding option"))
+        except ConfigError as e:
+            raise ConfigError(f"{name}: {e}") from None
 
     @property
     def searches(self) -> bool:
@@ -164,10 +165,7 @@ class Recognizer:
     def posteriors(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         """16 kHz waves (already trimmed) -> CTC log-probs (B, T', V) and lengths (B,), or class
         logits (B, C)."""
-        lengths = torch.tensor([len(w) for w in waves])
-        batch = torch.zeros(len(waves), int(lengths.max()))
-        for k, w in enumerate(waves):
-            batch[k, : len(w)] = torch.from_numpy(np.ascontiguousarray(w))
+        batch, lengths = pad_waves(waves)
         feats, flen = self.fbank(batch.to(self.device), lengths.to(self.device))
         out, olen, _ = self.model(feats, flen.clamp(min=1))
         return out.float().cpu(), olen.cpu()
@@ -226,18 +224,12 @@ class Recognizer:
         """16 kHz waves -> texts, batched by similar length (what evaluation uses)."""
         opts = self._options(options)
         waves = [w[slice(*self._bounds(w))] for w in waves]
-        order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
         texts: list[str] = [""] * len(waves)
-        k = 0
-        while k < len(order):
-            batch = [order[k]]
-            while (k + len(batch) < len(order)
-                   and len(waves[order[k + len(batch)]]) * (len(batch) + 1) <= batch_seconds * SAMPLE_RATE):
-                batch.append(order[k + len(batch)])
+        seconds = [len(w) / SAMPLE_RATE for w in waves]
+        for batch in bucket_batches(seconds, batch_seconds, shuffle=False, max_batch=len(waves)):
             out, olen = self.posteriors([waves[i] for i in batch])
             for j, i in enumerate(batch):
                 texts[i] = self._decode(out[j], int(olen[j]), 0.0, opts, words=False)[0]
-            k += len(batch)
         return texts
 
     def transcribe_long(self, path, max_seconds: float = 20.0, progress=None,
