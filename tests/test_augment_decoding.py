@@ -291,3 +291,18 @@ def test_edit_counts_and_utterance_errors():
     assert edit_counts([], list("ab")) == 2
     assert edit_counts(list("kitten"), list("sitting")) == 3
     assert utterance_errors("the cat sat", "the bat sat down") == 2
+
+
+def test_wer_and_cer_agree_with_jiwer_on_random_texts():
+    import random
+
+    import jiwer
+    rnd = random.Random(0)
+    words = "one two three four five six seven eight nine zero".split()
+    refs = [" ".join(rnd.choices(words, k=rnd.randint(1, 8))) for _ in range(200)]
+    hyps = [" ".join(w for w in r.split() if rnd.random() > 0.2) + (" " + rnd.choice(words) if rnd.random() < 0.3 else "")
+            for r in refs]
+    hyps = [h.strip() or rnd.choice(words) for h in hyps]
+    assert wer(refs, hyps) == pytest.approx(jiwer.wer(refs, hyps), abs=1e-12)
+    nospace = [r.replace(" ", "") for r in refs], [h.replace(" ", "") for h in hyps]
+    assert cer(refs, hyps) == pytest.approx(jiwer.cer(*nospace), abs=1e-12)

@@ -116,7 +116,10 @@ def _write_curves(run_dir: Path, history: list[dict], metric: str) -> None:
         w = csv.DictWriter(f, fieldnames=list(history[0]))
         w.writeheader()
         w.writerows(history)
-    import matplotlib
+    try:  # the plot is optional: the CSV holds the same numbers
+        import matplotlib
+    except ImportError:
+        return
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ep = [h["epoch"] for h in history]
