@@ -26,6 +26,14 @@ def run_cli(*args, cwd=None):
 
 @pytest.fixture(scope="session")
 def digits_model():
+    """The earlier digits-only bundled model (tests tied to its outputs name it explicitly)."""
+    import lstm_asr
+    return lstm_asr.load_model("digits")
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The bundled default model (digits and commands)."""
     import lstm_asr
     return lstm_asr.load_model()
 

@@ -13,29 +13,6 @@ import soundfile as sf
 
 from conftest import DATA, ROOT, SAMPLES, run_cli
 
-EXPECTED = {
-    "7_jackson_2.wav": "seven",
-    "3_theo_4.wav": "three",
-    "string_1.wav": "six eight five seven eight two",
-    "string_2.flac": "six zero nine one",
-    "string_3.ogg": "one six five one",
-}
-
-
-def test_demo_samples_transcribe_correctly():
-    paths = [SAMPLES / name for name in EXPECTED]
-    rc, out, err = run_cli("transcribe", *paths)
-    assert rc == 0, err
-    assert out.splitlines() == list(EXPECTED.values())
-
-
-def test_json_output_one_object_per_file():
-    rc, out, err = run_cli("transcribe", "--json", "samples/string_2.flac", "samples/7_jackson_2.wav")
-    assert rc == 0, err
-    objs = [json.loads(line) for line in out.splitlines()]
-    assert [o["audio"] for o in objs] == ["samples/string_2.flac", "samples/7_jackson_2.wav"]
-    assert objs[0]["text"] == "six zero nine one"
-    assert objs[0]["duration"] == pytest.approx(sf.info(str(SAMPLES / "string_2.flac")).duration, abs=0.01)
 
 
 def test_bad_files_are_reported_one_line_each_and_the_good_ones_still_transcribed(tmp_path):
@@ -58,22 +35,6 @@ def test_bad_files_are_reported_one_line_each_and_the_good_ones_still_transcribe
         assert line.startswith(f"error: {tmp_path / name}: ") and reason in line, line
 
 
-def test_evaluate_json_on_the_shipped_fsdd_test_clips():
-    import time
-    t0 = time.perf_counter()
-    rc, out, err = run_cli("evaluate", "--model", "digits", "--manifest", DATA / "fsdd" / "manifest.jsonl", "--json")
-    wall = time.perf_counter() - t0
-    assert rc == 0, err
-    res = json.loads(out)
-    assert {"wer", "cer", "sent_acc", "rtf", "n", "worst"} <= set(res)
-    assert res["n"] == 100
-    assert res["sent_acc"] >= 0.90  # measured 0.93 (issue target 0.98 on the full test split: not reached)
-    assert res["wer"] == pytest.approx(1 - res["sent_acc"], abs=1e-9)  # one word per clip
-    total = sum(sf.info(str(p)).duration for p in (DATA / "fsdd").glob("*.wav"))
-    assert res["audio_seconds"] == pytest.approx(total, rel=1e-3)  # RTF's denominator: the audio scored
-    assert 0 < res["rtf"] * res["audio_seconds"] < wall  # its numerator: decoding time, within the run's
-
-
 def test_evaluate_reports_bad_manifest_lines_and_still_scores_the_rest(tmp_path):
     rows = (DATA / "fsdd" / "manifest.jsonl").read_text().splitlines()[:5]
     (tmp_path / "m.jsonl").write_text("\n".join(rows[:2] + ["{oops"] + rows[2:]) + "\n")
@@ -84,32 +45,6 @@ def test_evaluate_reports_bad_manifest_lines_and_still_scores_the_rest(tmp_path)
     assert err.splitlines() == [f"error: {tmp_path / 'm.jsonl'}:3: not valid JSON (Expecting property name "
                                 "enclosed in double quotes)"]
     assert "utterances 5" in out and "WER" in out
-
-
-def test_silence_padding_level_dc_offset_and_sample_rate_do_not_change_the_transcript(digits_model):
-    wave, sr = sf.read(str(SAMPLES / "string_1.wav"), dtype="float32")
-    expected = EXPECTED["string_1.wav"]
-    second = np.zeros(sr, np.float32)
-    variants = {
-        "padded": np.concatenate([second, wave, second]),
-        "quieter": wave * 0.1,                      # 20 dB quieter
-        "dc": wave + 0.05,
-        "noise floor padding": np.concatenate([second + 1e-4 * np.random.default_rng(0).standard_normal(sr),
-                                               wave]).astype(np.float32),
-    }
-    for name, v in variants.items():
-        assert digits_model.transcribe(v, sample_rate=sr).text == expected, name
-    import soxr
-    for rate in (8000, 22050, 48000):
-        assert digits_model.transcribe(soxr.resample(wave, sr, rate), sample_rate=rate).text == expected, rate
-
-
-def test_python_api_accepts_paths_and_arrays(digits_model):
-    t = digits_model.transcribe(str(SAMPLES / "7_jackson_2.wav"))
-    assert t.text == "seven" and str(t) == "seven"
-    wave, sr = sf.read(str(SAMPLES / "7_jackson_2.wav"), dtype="int16")
-    assert digits_model.transcribe(wave, sample_rate=sr).text == "seven"
-    assert t.duration == pytest.approx(len(wave) / sr, abs=1e-3)
 
 
 def test_help_unknown_model_and_no_command():

@@ -1,7 +1,6 @@
 """CTC prefix beam search: LM fusion, word lists, hotwords, n-best, streaming, word timings."""
 import itertools
 import math
-import random
 
 import numpy as np
 import pytest
@@ -348,7 +347,6 @@ def test_prefixes_differing_only_in_spaces_share_one_beam_slot():
     text, _ = _brute_force_best(lp.numpy())
     dec = BeamSearchDecoder(SMALL, beam_size=64)
     dec.accept(lp)
-    keys = [" ".join(SMALL.decode([ord(c) for c in b.key]).split()) for b in dec._beams]
     assert not any(SMALL.decode([ord(c) for c in b.key]).startswith(" ") or "  " in SMALL.decode([ord(c) for c in b.key])
                    for b in dec._beams)
     assert dec.finalize()[0].text == text

@@ -211,3 +211,22 @@ def test_adapt_errors_are_one_line(tmp_path):
     assert code == 1 and "--minutes must be > 0" in err
     code, _, err = run_cli("adapt", "--model", "nosuchmodel", "--manifest", tmp_path / "ok.jsonl", "--out", tmp_path / "m")
     assert code == 1 and "nosuchmodel" in err
+
+
+def test_fine_tuning_can_teach_a_model_new_letters(tmp_path):
+    from safetensors.torch import load_file
+    from lstm_asr.checkpoint import resolve_model
+    sc = DATA / "speech_commands"
+    rows = [json.loads(line) for line in (sc / "manifest.jsonl").read_text().splitlines()]
+    write_manifest(tmp_path / "t.jsonl", [{**r, "audio": str(sc / r["audio"])} for r in rows if r["text"] in ("yes", "up")])
+    cfg = _tiny(tmp_path, init="digits", extend_vocab=True, dev="")
+    cfg.train.manifests = [str(tmp_path / "t.jsonl")]
+    cfg.train.lr = 1e-9  # (almost) no update: the old units must come out as they were
+    best = train(cfg, progress=False, log=lambda m: None)
+    old_units = json.loads((resolve_model("digits") / "vocab.json").read_text())["units"]
+    units = json.loads((best / "vocab.json").read_text())["units"]
+    assert units[:len(old_units)] == old_units and set(units[len(old_units):]) == {"y", "p"}
+    old, new = load_file(str(resolve_model("digits") / "model.safetensors")), load_file(str(best / "model.safetensors"))
+    assert new["head.weight"].shape[0] == len(units)
+    assert torch.allclose(new["head.weight"][:len(old_units)], old["head.weight"], atol=1e-4)
+    assert torch.allclose(new["encoder.layers.0.weight_ih_l0"], old["encoder.layers.0.weight_ih_l0"], atol=1e-4)

@@ -56,6 +56,7 @@ class TrainConfig:
     amp: bool = True              # bf16 autocast on CUDA (ignored on the CPU)
     init: str = ""                # start from this model (directory or bundled name): its weights,
                                   # front end and vocabulary (fine-tuning, adaptation)
+    extend_vocab: bool = False    # with init: add the training texts' new characters as output units
     stats_utterances: int = 2000  # utterances for the global feature statistics (normalize: global)
 
 
@@ -270,10 +271,16 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
         vocab = Vocabulary(sorted({u.text for u in train_utts}), has_blank=False)
     else:
         vocab = Vocabulary.from_texts(u.text for u in train_utts)
+    if tc.init and tc.extend_vocab and not classifier and init_state is not None:
+        new = sorted({ch for u in train_utts for ch in vocab.unknown(u.text)})
+        if new:
+            vocab, init_state = _extend_vocabulary(vocab, init_state, new, tc.seed)
+            log(f"output units added to {tc.init}'s vocabulary: {''.join(new)!r}")
     usable = (lambda u: u.text in vocab.index) if classifier else (lambda u: not vocab.unknown(u.text))
     if tc.init and not all(usable(u) for u in train_utts):
         bad = next(u for u in train_utts if not usable(u))
-        raise ConfigError(f"{bad.audio}: transcript {bad.text!r} uses units the model {tc.init} cannot output")
+        raise ConfigError(f"{bad.audio}: transcript {bad.text!r} uses units the model {tc.init} cannot output "
+                          "(train.extend_vocab: true adds them)")
     dev_utts = [u for u in dev_all if usable(u)]
     if len(dev_utts) < len(dev_all):
         log(f"{tc.dev}: {len(dev_all) - len(dev_utts)} dev utterance(s) use units unseen in training; left out")
@@ -319,6 +326,18 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
         f"{rec.model.num_parameters():,} parameters)")
     run.t_start = time.time() - elapsed
     return run, start_epoch
+
+
+def _extend_vocabulary(vocab: Vocabulary, state: dict, new: list[str], seed: int) -> tuple[Vocabulary, dict]:
+    """Append output units ``new`` to a CTC model: vocabulary and output layer (new rows small
+    random weights, bias at the mean of the old non-blank units' biases), the rest unchanged."""
+    vocab = Vocabulary(vocab.units + list(new))
+    w, b = state["head.weight"], state["head.bias"]  # (V, H), (V,)
+    gen = torch.Generator().manual_seed(seed)
+    rows = torch.randn(len(new), w.shape[1], generator=gen, dtype=w.dtype) * float(w[1:].std())
+    state = {**state, "head.weight": torch.cat([w, rows]),
+             "head.bias": torch.cat([b, b[1:].mean().expand(len(new))])}
+    return vocab, state
 
 
 def _set_global_stats(fc: FeatureConfig, data: AudioDataset, n: int, seed: int) -> None:
