@@ -39,7 +39,7 @@ def test_word_timestamps_land_within_a_tenth_of_a_second(digits_model, strings):
 def test_json_words_nbest_and_word_list(strings):
     out, rows = strings
     path = out / rows[0]["audio"]
-    rc, stdout, err = run_cli("transcribe", "--json", "--nbest", "3", "--beam", "8", path)
+    rc, stdout, err = run_cli("transcribe", "--model", "digits", "--json", "--nbest", "3", "--beam", "8", path)
     assert rc == 0, err
     obj = json.loads(stdout)
     assert obj["text"] == rows[0]["text"]

@@ -75,3 +75,35 @@ def test_evaluate_json_on_the_shipped_fsdd_test_clips():
     total = sum(sf.info(str(p)).duration for p in (DATA / "fsdd").glob("*.wav"))
     assert res["audio_seconds"] == pytest.approx(total, rel=1e-3)  # RTF's denominator: the audio scored
     assert 0 < res["rtf"] * res["audio_seconds"] < wall  # its numerator: decoding time, within the run's
+
+
+# ---- the default model (recipes/digits-commands) -------------------------------------------------
+def _accuracy(model, manifest) -> float:
+    res = json.loads(run_cli("evaluate", "--model", model, "--manifest", manifest, "--json")[1])
+    return res["sent_acc"]
+
+
+def test_default_model_on_the_shipped_unseen_speech_commands_speakers():
+    # 38 clips of 20 words from the recipe's test speakers (never trained on); measured 76.3 %
+    assert _accuracy("digits-commands", DATA / "speech_commands" / "manifest.jsonl") >= 0.74
+
+
+def test_default_model_on_the_shipped_fsdd_test_clips():
+    assert _accuracy("digits-commands", DATA / "fsdd" / "manifest.jsonl") >= 0.89  # measured 91 %
+
+
+def test_default_model_says_the_samples():
+    rc, out, err = run_cli("transcribe", SAMPLES / "yes_0ea0e2f4_0.wav", SAMPLES / "string_1.wav",
+                           SAMPLES / "3_theo_4.wav")
+    assert rc == 0, err
+    assert out.splitlines() == ["yes", "six eight five seven eight two", "three"]
+
+
+def test_words_narrow_the_default_decoder(default_model):
+    from lstm_asr import DecodeOptions
+    assert len(default_model.default_options.words) == 20
+    for clip in ("yes_0ea0e2f4_0.wav", "commands_1.wav", "string_1.wav"):
+        t = default_model.transcribe(SAMPLES / clip, options=DecodeOptions(words=["yes", "no"]))
+        assert set(t.text.split()) <= {"yes", "no"}
+    rc, out, _ = run_cli("transcribe", "--words", "yes no", SAMPLES / "yes_0ea0e2f4_0.wav")
+    assert rc == 0 and out.strip() == "yes"

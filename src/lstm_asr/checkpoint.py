@@ -19,7 +19,7 @@ from .errors import ConfigError
 
 FORMAT = "lstm-asr/1"
 BUNDLED = Path(__file__).parent / "models"
-DEFAULT_MODEL = "digits"
+DEFAULT_MODEL = "digits-commands"
 
 
 def bundled_models() -> list[str]:

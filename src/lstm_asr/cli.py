@@ -8,7 +8,10 @@ import sys
 import time
 
 EPILOG = """examples:
-  lstm-asr transcribe samples/*.wav                 one transcript per file (bundled digits model)
+  lstm-asr transcribe samples/*.wav                 one transcript per file (bundled default model)
+  lstm-asr transcribe --words "yes no" clip.wav     only these words (of the model's twenty)
+  lstm-asr transcribe -o out -f srt clip.wav        out/clip.srt: subtitles from word timestamps
+  cat clip.wav | lstm-asr transcribe -              standard input
   lstm-asr transcribe --json clip.flac              {"audio": ..., "text": ..., "duration": ...}
   lstm-asr transcribe --words "one two three" clip.wav   only these words (beam search)
   lstm-asr transcribe --json --nbest 3 clip.wav     word timestamps/confidences and the 3 best texts
@@ -17,6 +20,8 @@ EPILOG = """examples:
   lstm-asr evaluate --manifest test.jsonl           WER, CER, sentence accuracy, real-time factor
   lstm-asr train --config recipes/digits/config.yaml --out runs/digits
   lstm-asr train --config ... --out runs/digits --resume     continue an interrupted run
+  lstm-asr train --config ... --device cuda         on a GPU (bf16 autocast); the model runs anywhere
+  lstm-asr adapt --manifest me.jsonl --out models/me     fine-tune to one voice (10-50 recordings, 2 min)
 
 Audio: any file soundfile reads (wav, flac, ogg, mp3), any sample rate, any channel count.
 Manifests: JSON Lines, one {"audio": PATH, "text": TRANSCRIPT} per line, paths relative to the
@@ -26,7 +31,8 @@ status is 1 when anything failed."""
 
 def _model_arg(p):
     p.add_argument("--model", "-m", default=None, metavar="NAME|DIR",
-                   help="a model directory or a bundled model's name (default: digits)")
+                   help="a model directory or a bundled model's name (default: digits-commands; "
+                   "also bundled: digits)")
 
 
 def _progress(n_items: int, args) -> bool:
@@ -362,8 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--minutes", type=float, default=2.0, help="wall-time budget (default 2)")
     ad.add_argument("--epochs", type=int, default=40, help="passes over the recordings at most (default 40)")
     ad.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
-    ad.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="default auto")
-    ad.add_argument("--no-progress", action="store_true")
+    ad.add_argument("--device", default="auto", metavar="auto|cpu|cuda",
+                    help="where to train (default auto: CUDA when there is one)")
+    ad.add_argument("--no-progress", action="store_true", help="no progress bar")
     ad.set_defaults(func=cmd_adapt)
 
     lm = sub.add_parser("lm", parents=[common], help="n-gram language models", description="Build an ARPA n-gram word LM "
