@@ -293,9 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "and CTC: transcribe audio, evaluate on a manifest, train a model.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"lstm-asr {__import__('lstm_asr').__version__}")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads for torch (default: torch's choice; 1 is best when running several jobs)")
-    p.add_argument("--verbose", "-v", action="store_true", help="on an internal error, show the traceback")
+    _common(p)
+    p.set_defaults(threads=None, verbose=False)  # the subcommands' copies leave these alone unless given
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
     _common(common)

@@ -253,16 +253,16 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
 
     train_utts = _read_utterances(tc.manifests, tc.on_bad_line, log)
     dev_all = _read_utterances([tc.dev], tc.on_bad_line, log) if tc.dev else []
-    init_state = None
+    start_state = None  # the weights to start from: the checkpoint resumed, or the model fine-tuned
     if resume:
         vocab = Vocabulary.load(last / "vocab.json")
-        saved, _, _ = load_model_files(last)
+        saved, _, start_state = load_model_files(last)
         _check_resumable(cfg, saved.get("training") or {}, force, last)
         cfg.features = FeatureConfig.from_dict(saved["features"])  # the statistics it was trained with
         cfg.model = ModelConfig.from_dict(saved["model"])
     elif tc.init:
         init_dir = resolve_model(tc.init)
-        saved, vocab_path, init_state = load_model_files(init_dir)
+        saved, vocab_path, start_state = load_model_files(init_dir)
         vocab = Vocabulary.load(vocab_path)
         cfg.features = FeatureConfig.from_dict(saved["features"])
         cfg.model = ModelConfig.from_dict({**saved["model"], "dropout": cfg.model.dropout})
@@ -271,10 +271,10 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
         vocab = Vocabulary(sorted({u.text for u in train_utts}), has_blank=False)
     else:
         vocab = Vocabulary.from_texts(u.text for u in train_utts)
-    if tc.init and tc.extend_vocab and not classifier and init_state is not None:
+    if tc.init and tc.extend_vocab and not classifier and not resume:
         new = sorted({ch for u in train_utts for ch in vocab.unknown(u.text)})
         if new:
-            vocab, init_state = _extend_vocabulary(vocab, init_state, new, tc.seed)
+            vocab, start_state = _extend_vocabulary(vocab, start_state, new, tc.seed)
             log(f"output units added to {tc.init}'s vocabulary: {''.join(new)!r}")
     usable = (lambda u: u.text in vocab.index) if classifier else (lambda u: not vocab.unknown(u.text))
     if tc.init and not all(usable(u) for u in train_utts):
@@ -303,7 +303,7 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
                     "decoding": decoding, "trim_silence": True, "training": cfg.to_dict()}
 
     _seed_everything(tc.seed)
-    rec = Recognizer(model_config, vocab, init_state)
+    rec = Recognizer(model_config, vocab, start_state)
     rec.set_decoding()  # dev evaluation (and best-model choice) with greedy decoding: fast and comparable
     rec.to(device)
     opt = torch.optim.AdamW(rec.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
@@ -315,8 +315,6 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
                "error" if classifier else "wer")
     start_epoch, elapsed = 1, 0.0
     if resume:
-        _, _, state = load_model_files(last)
-        rec.model.load_state_dict(state)
         info = load_trainer_state(last, opt)
         start_epoch, run.step, elapsed = info["epoch"] + 1, info["step"], info["elapsed"]
         run.unfit, run.skipped_steps = info.get("unfit", 0), info.get("skipped_steps", 0)
@@ -344,9 +342,8 @@ def _set_global_stats(fc: FeatureConfig, data: AudioDataset, n: int, seed: int) 
     """Per-bin mean/std of the (level-normalised) log-mel of up to ``n`` training utterances."""
     fbank = FilterBank(fc)
     pick = np.random.default_rng(seed).permutation(len(data))[:n]
-    feats = [fbank.raw(torch.from_numpy(data.wave(int(i)))[None], torch.tensor([len(data.wave(int(i)))]))[0][0]
-             for i in pick]
-    fc.global_mean, fc.global_std = global_stats(feats)
+    waves = [torch.from_numpy(data.wave(int(i))) for i in pick]
+    fc.global_mean, fc.global_std = global_stats([fbank.raw(w[None], torch.tensor([len(w)]))[0][0] for w in waves])
 
 
 def ctc_frames_needed(target: list[int]) -> int:
