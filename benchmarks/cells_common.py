@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstm_asr.audio import SAMPLE_RATE, load_audio, trim_silence
+from lstm_asr.audio import SAMPLE_RATE, load_audio
+from lstm_asr.segment import trim_silence
 from lstm_asr.data import write_manifest
 from lstm_asr.metrics import sentence_accuracy, wer
 from lstm_asr.model import AcousticModel, ModelConfig

@@ -19,7 +19,8 @@ import torch
 
 from cells_common import (BUDGET, CELL_NAMES, COLORS, main, match_hidden, n_params, pct, pick, read_jsonl, save,
                           table)
-from lstm_asr.audio import SAMPLE_RATE, load_audio, trim_silence
+from lstm_asr.audio import SAMPLE_RATE, load_audio
+from lstm_asr.segment import trim_silence
 from lstm_asr.features import FeatureConfig, FilterBank, normalize
 from lstm_asr.model import AcousticModel, ModelConfig
 

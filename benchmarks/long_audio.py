@@ -22,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import make_long_audio  # noqa: E402
 
 
 def main() -> int:
@@ -32,12 +34,7 @@ def main() -> int:
     ap.add_argument("--work", default="/tmp/lstm_asr_long")
     ap.add_argument("--no-record", action="store_true", help="do not append to benchmarks/results/long_audio.jsonl")
     a = ap.parse_args()
-    work = Path(a.work)
-    work.mkdir(parents=True, exist_ok=True)
-    wav, ref = work / f"long_{a.minutes:g}min.wav", work / f"long_{a.minutes:g}min.jsonl"
-    if not wav.exists():
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_long_audio.py"), "--minutes", str(a.minutes),
-                        "--out", str(wav), "--ref", str(ref)], check=True)
+    wav, ref = make_long_audio.ensure(a.minutes, a.work, "long")
     env = {**os.environ, "OMP_NUM_THREADS": str(a.threads)}
     cmd = [sys.executable, "-m", "lstm_asr.cli", "transcribe", "--json", "--no-progress", str(wav)]
     if a.model:

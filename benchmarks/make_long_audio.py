@@ -127,5 +127,16 @@ def main(argv=None) -> None:
           f"{out.stat().st_size / 1e6:.1f} MB in {time.time() - t0:.1f} s")
 
 
+def ensure(minutes: float, work, name: str = "long") -> tuple[Path, Path]:
+    """(wav, reference) of a ``minutes``-long recording in the folder ``work``, built on first use
+    (the benchmarks' shared set-up)."""
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    wav, ref = work / f"{name}_{minutes:g}min.wav", work / f"{name}_{minutes:g}min.jsonl"
+    if not wav.exists():
+        main(["--minutes", str(minutes), "--out", str(wav), "--ref", str(ref)])
+    return wav, ref
+
+
 if __name__ == "__main__":
     main()

@@ -67,7 +67,7 @@ def test_word_list_file_hotwords_and_bad_decoding_options(tmp_path, strings):
     rc, _, err = run_cli("transcribe", "--lm", tmp_path / "none.arpa", out / rows[1]["audio"])
     assert rc == 1 and err.strip() == f"error: {tmp_path / 'none.arpa'}: no such LM file"
     rc, _, err = run_cli("transcribe", "--hotword", "seven:lots", out / rows[1]["audio"])
-    assert rc == 1 and "bonus must be a number" in err
+    assert rc == 2 and "argument --hotword: 'seven:lots': the bonus must be a finite number" in err
 
 
 def test_lm_build_and_decode_with_it(tmp_path, strings):

@@ -84,8 +84,9 @@ def _accuracy(model, manifest) -> float:
 
 
 def test_default_model_on_the_shipped_unseen_speech_commands_speakers():
-    # 38 clips of 20 words from the recipe's test speakers (never trained on); measured 84.2 %
-    assert _accuracy("digits-commands", DATA / "speech_commands" / "manifest.jsonl") >= 0.81
+    # 38 clips of 20 words from the recipe's test speakers (never trained on); measured 81.6 %
+    # through the one pipeline (84.2 % with the earlier whole-clip trimming)
+    assert _accuracy("digits-commands", DATA / "speech_commands" / "manifest.jsonl") >= 0.78
 
 
 def test_default_model_on_the_shipped_fsdd_test_clips():

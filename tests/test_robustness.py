@@ -208,7 +208,7 @@ def test_adapt_errors_are_one_line(tmp_path):
     assert code == 1 and err.startswith(f"error: {bad}:1: audio file not found") and "Traceback" not in err
     write_manifest(tmp_path / "ok.jsonl", _rows("_0.wav")[:2])
     code, _, err = run_cli("adapt", "--manifest", tmp_path / "ok.jsonl", "--out", tmp_path / "m", "--minutes", "0")
-    assert code == 1 and "--minutes must be > 0" in err
+    assert code == 2 and "argument --minutes: must be a finite number > 0, not '0'" in err
     code, _, err = run_cli("adapt", "--model", "nosuchmodel", "--manifest", tmp_path / "ok.jsonl", "--out", tmp_path / "m")
     assert code == 1 and "nosuchmodel" in err
 

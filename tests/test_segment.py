@@ -11,9 +11,11 @@ import pytest
 import soundfile as sf
 import soxr
 
-from lstm_asr.audio import SAMPLE_RATE, load_audio, trim_silence
+from lstm_asr.audio import SAMPLE_RATE, load_audio
+from lstm_asr.segment import trim_silence
 from lstm_asr.errors import AsrError, AudioError
-from lstm_asr.segment import Segment, Segmenter, duration_of, segment_file, segment_stream, stream_audio
+from lstm_asr.audio import duration_of, stream_audio
+from lstm_asr.segment import PAD_S, Segment, Segmenter, segment_file, segment_stream
 
 DATA = Path(__file__).parent / "data"
 ARCTIC = DATA / "arctic_a0001.wav"
@@ -32,7 +34,7 @@ def speech() -> np.ndarray:
 @pytest.fixture(scope="module")
 def continuous(speech) -> np.ndarray:
     """About 70 s of speech without pauses: the clip without its leading/trailing silence, 20 times."""
-    return np.tile(trim_silence(speech, threshold_db=40, margin_s=0.0), 20)
+    return np.tile(trim_silence(speech, margin_s=0.0), 20)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +150,7 @@ def test_digits_one_segment_per_word(digits_file):
     assert len(segs) == len(spans), [(s.start, s.end) for s in segs]
     for s, (a, b, text) in zip(segs, spans):
         assert s.start <= a and s.end >= b, (text, s.start, s.end, a, b)  # contains the word
-        assert a - s.start <= 0.2 and s.end - b <= 0.2, (text, s.start, s.end, a, b)
+        assert a - s.start <= PAD_S + 0.05 and s.end - b <= PAD_S + 0.05, (text, s.start, s.end, a, b)
     # the segment audio is the file's audio at 16 kHz
     wave = load_audio(path)
     s = segs[2]
@@ -191,7 +193,7 @@ def test_continuous_speech_is_force_split(continuous):
 def _ten_minutes(speech, rng, chunk_max_s=12.0):
     """10 minutes of speech: the clip with pauses of faint noise and ~55 s runs without pauses, at
     three levels, cut into chunks of random sizes; yields fresh arrays only."""
-    clip = trim_silence(speech, threshold_db=40, margin_s=0.0)
+    clip = trim_silence(speech, margin_s=0.0)
     n = 0
     while n < 600 * SAMPLE_RATE:
         reps = 15 if rng.random() < 0.15 else 1
@@ -262,3 +264,73 @@ def test_bad_parameters():
         Segmenter(pad=-1)
     with pytest.raises(ValueError):
         list(segment_stream([np.zeros((10, 2), np.float32)]))
+
+
+# ---------------------------------------------------------------- trim_silence: the detector over a whole clip
+
+def _locate(part: np.ndarray, whole: np.ndarray) -> int:
+    """Start index of ``part`` inside ``whole`` (unique match of its first 64 samples)."""
+    win = np.lib.stride_tricks.sliding_window_view(whole, 64)
+    hits = np.flatnonzero(np.all(win == part[:64], axis=1))
+    assert len(hits) == 1, hits
+    start = int(hits[0])
+    np.testing.assert_array_equal(whole[start:start + len(part)], part)
+    return start
+
+
+@pytest.fixture(scope="module")
+def padded(speech):
+    rng = np.random.default_rng(0)
+    noise = lambda: (rng.standard_normal(16000) * 1e-3).astype(np.float32)  # noqa: E731  -60 dBFS
+    silence = np.zeros(16000, np.float32)
+    return np.concatenate([silence, noise(), speech, noise(), silence])
+
+
+def test_trim_silence_removes_padding(speech, padded):
+    out = trim_silence(padded)
+    assert abs(len(out) - len(speech)) <= 0.25 * SAMPLE_RATE  # the clip's own 0.16 s lead-in goes too
+    start = _locate(out, padded)
+    # all of the speech proper (what trimming the bare clip keeps) is inside the cut
+    core = trim_silence(speech, margin_s=0.0)
+    core_start = 32000 + _locate(core, speech)
+    assert start <= core_start and start + len(out) >= core_start + len(core)
+    # and the cut is where trimming the unpadded clip cuts
+    bare = trim_silence(speech)
+    assert start == 32000 + _locate(bare, speech) and abs(len(out) - len(bare)) <= 2 * 160  # within 2 frames
+
+
+def test_trim_silence_level_and_dc_independent(padded):
+    out = trim_silence(padded)
+    ref = (_locate(out, padded), len(out))
+    quiet = padded * np.float32(0.1)
+    q = trim_silence(quiet)
+    assert (_locate(q, quiet), len(q)) == ref
+    shifted = padded + np.float32(0.3)
+    s = trim_silence(shifted)
+    assert (_locate(s, shifted), len(s)) == ref
+
+
+def test_trim_silence_margin(padded):
+    narrow, wide = trim_silence(padded, margin_s=0.0), trim_silence(padded, margin_s=0.2)
+    assert len(wide) - len(narrow) == 2 * int(0.2 * SAMPLE_RATE)
+
+
+def test_trim_silence_all_zero_unchanged():
+    z = np.zeros(32000, np.float32)
+    out = trim_silence(z)
+    assert len(out) == len(z) and np.array_equal(out, z)
+    const = np.full(32000, 0.5, np.float32)  # DC only: no signal either
+    assert len(trim_silence(const)) == len(const)
+
+
+def test_trim_silence_too_short_unchanged():
+    x = np.random.default_rng(1).standard_normal(400).astype(np.float32)  # < 3 frames of 10 ms
+    np.testing.assert_array_equal(trim_silence(x), x)
+
+
+def test_trim_silence_of_short_clips(speech):
+    """Clips shorter than a pause (0.05 s to 1 s) are trimmed like longer ones, never refused."""
+    for seconds in (0.05, 0.3, 0.9):
+        x = speech[16000:16000 + int(seconds * SAMPLE_RATE)]
+        out = trim_silence(x)
+        assert 0 < len(out) <= len(x)

@@ -1,12 +1,17 @@
 """Audio in: any file soundfile reads, any rate or channel count -> float32 mono at 16 kHz.
 
-Every input path of the library goes through :func:`load_audio` (files) or :func:`to_model_input`
-(arrays), so every caller gets the same validation and the same clear errors (``PATH: reason``).
-:func:`trim_silence` removes leading and trailing silence of any length with an energy check.
+Every input path of the library goes through this module: :func:`load_audio` (a whole file),
+:func:`stream_audio` (a file of any duration, block by block, in flat memory),
+:func:`to_model_input` (arrays) and :func:`read_stream` (any of them as a stream of chunks), so
+every caller gets the same validation and the same clear errors (``PATH: reason``). Where the
+speech is in that audio is :mod:`lstm_asr.segment`'s job.
 """
 from __future__ import annotations
 
 import os
+import stat
+import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -16,9 +21,14 @@ import soundfile as sf
 import soxr
 
 from .errors import AudioError
+from .validate import MAX_SAMPLE_RATE as MAX_RATE
+from .validate import MIN_SAMPLE_RATE as MIN_RATE
+from .validate import Invalid
+from .validate import sample_rate as _check_rate
 
 SAMPLE_RATE = 16000
 MIN_SECONDS = 0.025  # one 25 ms analysis window
+MAX_SAMPLE = 2.0 ** 31  # float samples beyond int32 full scale are not audio (float audio is in -1..1)
 
 
 def resample(wave: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
@@ -31,28 +41,46 @@ def resample(wave: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.
 def to_model_input(wave, sample_rate: int | None, name: object = "<array>") -> np.ndarray:
     """Validate an in-memory signal and bring it to float32 mono at 16 kHz.
 
-    ``wave`` is (S,) or (S, channels); integer arrays are scaled to [-1, 1]. ``sample_rate`` None
-    means the array is already at 16 kHz. Raises :class:`AudioError` naming ``name``.
+    ``wave`` is (S,) or (S, channels) with fewer channels than samples; integer arrays are scaled
+    to [-1, 1], float samples must be finite and within +-2^31. ``sample_rate`` (Hz, a whole number
+    in 1000..384000; None: the array is already at 16 kHz). Raises :class:`AudioError` naming ``name``.
     """
-    wave = np.asarray(wave)
+    try:
+        rate = SAMPLE_RATE if sample_rate is None else _check_rate(sample_rate)
+    except Invalid as e:
+        raise AudioError(name, str(e)) from None
+    try:
+        wave = np.asarray(wave)
+    except (ValueError, TypeError) as e:  # e.g. ragged nested lists
+        raise AudioError(name, f"not an array of samples ({_short(e)})") from None
+    if wave.dtype.kind not in "iuf":
+        raise AudioError(name, f"unsupported sample type {wave.dtype} (expected integer or float samples)")
+    if wave.ndim == 2 and wave.shape[1] >= wave.shape[0] and wave.size:
+        raise AudioError(name, f"shape {wave.shape} is not (samples, channels) with fewer channels than samples"
+                         + ("; a (channels, samples) array must be transposed (wave.T)"
+                            if wave.shape[0] <= 16 else ""))
+    if wave.ndim not in (1, 2):
+        raise AudioError(name, f"expected (samples,) or (samples, channels), got shape {wave.shape}")
+    if wave.size == 0:
+        raise AudioError(name, "contains no samples")
     if wave.dtype.kind in "iu":
         info = np.iinfo(wave.dtype)
         wave = (wave.astype(np.float64) - (info.max + info.min + 1) / 2) / ((info.max - info.min + 1) / 2)
-    elif wave.dtype.kind != "f":
-        raise AudioError(name, f"unsupported sample type {wave.dtype}")
+    check_samples(name, wave)
     if wave.ndim == 2:
         wave = wave.mean(axis=1)
-    elif wave.ndim != 1:
-        raise AudioError(name, f"expected a 1-D signal or (samples, channels), got shape {wave.shape}")
-    if wave.size == 0:
-        raise AudioError(name, "contains no samples")
-    if not np.all(np.isfinite(wave)):
-        raise AudioError(name, "contains NaN or infinite samples")
-    rate = SAMPLE_RATE if sample_rate is None else int(sample_rate)
-    if rate <= 0:
-        raise AudioError(name, f"invalid sample rate {sample_rate}")
     check_length(name, wave.size, rate)
     return resample(wave.astype(np.float32), rate)
+
+
+def check_samples(name: object, wave: np.ndarray) -> None:
+    """Raise :class:`AudioError` unless every float sample is finite and within +-:data:`MAX_SAMPLE`."""
+    if not np.all(np.isfinite(wave)):
+        raise AudioError(name, "contains NaN or infinite samples")
+    peak = float(np.max(np.abs(wave))) if wave.size else 0.0
+    if peak > MAX_SAMPLE:
+        raise AudioError(name, f"samples out of range (peak {peak:.3g}; float audio is expected in -1..1, "
+                         "and at most +-2^31 is accepted)")
 
 
 def check_length(name: object, frames: int, rate: int) -> None:
@@ -65,29 +93,112 @@ def check_length(name: object, frames: int, rate: int) -> None:
 def open_checked(path: str | os.PathLike) -> Iterator[sf.SoundFile]:
     """``with open_checked(path) as f:`` an open :class:`soundfile.SoundFile` for reading.
 
-    Checks that ``path`` is a non-empty file first; a decoder error raised while opening or while
-    reading inside the ``with`` block becomes ``AudioError(path, "not a readable audio file (...)")``.
-    Shared by :func:`read_file` and the block-by-block reader :func:`lstm_asr.segment.stream_audio`.
+    Checks that ``path`` is a non-empty regular file that can be opened first; any OS error
+    (permission, name too long, I/O) becomes ``AudioError(path, reason)``, and a decoder error
+    raised while opening or while reading inside the ``with`` block becomes
+    ``AudioError(path, "not a readable audio file (...)")``. Any file name works, UTF-8 or not.
+    The MP3 decoder's own messages are kept off standard error. Shared by :func:`read_file` and
+    the block-by-block reader :func:`stream_audio`.
     """
-    path = Path(path)
-    if not path.exists():
-        raise AudioError(path, "no such file")
-    if path.is_dir():
+    path = Path(os.fsdecode(path))
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise AudioError(path, "no such file") from None
+    except OSError as e:
+        raise AudioError(path, _os_reason(e)) from None
+    if stat.S_ISDIR(st.st_mode):
         raise AudioError(path, "is a directory, not an audio file")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        raise AudioError(path, "not a regular file (a pipe or a device): give a file, or - for standard input")
+    if st.st_size == 0:
         raise AudioError(path, "empty file")
     try:
-        with sf.SoundFile(str(path)) as f:
-            yield f
-    except sf.LibsndfileError as e:
-        raise AudioError(path, f"not a readable audio file ({_short(e)})") from None
+        os.close(os.open(path, os.O_RDONLY))  # the system's own reason (permission, ...)
+    except OSError as e:
+        raise AudioError(path, _os_reason(e)) from None
+    try:
+        with _decoder_quiet():
+            f = sf.SoundFile(os.fsencode(path))  # bytes: names that are not UTF-8 too
+    except (RuntimeError, ValueError, EOFError, TypeError) as e:  # LibsndfileError, compressed formats
+        raise AudioError(path, f"not a readable audio file ({_decoder_reason(e)})") from None
+    except OSError as e:
+        raise AudioError(path, _os_reason(e)) from None
+    try:
+        with f:
+            try:
+                _check_rate(f.samplerate)
+            except Invalid:  # e.g. a header saying 1 Hz: resampling it would need 16000 times the memory
+                raise AudioError(path, f"unsupported sample rate {f.samplerate} Hz (accepted: "
+                                 f"{MIN_RATE}..{MAX_RATE} Hz)") from None
+            yield _QuietReads(f) if f.format == "MP3" else f
     except (RuntimeError, ValueError, EOFError) as e:  # decoders of compressed formats
-        raise AudioError(path, f"not a readable audio file ({_short(e)})") from None
+        raise AudioError(path, f"not a readable audio file ({_decoder_reason(e)})") from None
+    except OSError as e:
+        raise AudioError(path, _os_reason(e)) from None
+
+
+def _os_reason(e: OSError) -> str:
+    return f"cannot read the file ({e.strerror or type(e).__name__})"
+
+
+def _decoder_reason(e: Exception) -> str:
+    return (getattr(e, "error_string", None) or _short(e)).strip().rstrip(".")
+
+
+_quiet_lock = threading.Lock()
+_quiet = {"depth": 0, "saved": None}  # nested or concurrent quiet sections share one redirection
+
+
+@contextmanager
+def _decoder_quiet():
+    """Send what C libraries write to file descriptor 2 (libmpg123's warnings about damaged MP3s)
+    to /dev/null for the duration; errors are reported by the caller as one line instead.
+    Thread-safe: descriptor 2 comes back when the last of overlapping sections ends."""
+    with _quiet_lock:
+        if _quiet["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 2)
+                os.close(null)
+                _quiet["saved"] = saved
+            except (OSError, ValueError, AttributeError):  # no usable descriptor 2: nothing to hide
+                _quiet["saved"] = None
+        _quiet["depth"] += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0 and _quiet["saved"] is not None:
+                os.dup2(_quiet["saved"], 2)
+                os.close(_quiet["saved"])
+                _quiet["saved"] = None
+
+
+class _QuietReads:
+    """A :class:`soundfile.SoundFile` whose reads and seeks run under :func:`_decoder_quiet`."""
+
+    def __init__(self, f: sf.SoundFile):
+        self._f = f
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def read(self, *args, **kw):
+        with _decoder_quiet():
+            return self._f.read(*args, **kw)
+
+    def seek(self, *args, **kw):
+        with _decoder_quiet():
+            return self._f.seek(*args, **kw)
 
 
 def read_file(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """Read a file as it is: (S, channels) float32 and its sample rate. Raises :class:`AudioError`."""
-    path = Path(path)
+    path = Path(os.fsdecode(path))
     with open_checked(path) as f:
         expected = f.frames
         data = f.read(dtype="float32", always_2d=True)
@@ -103,37 +214,67 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
     return to_model_input(data, rate, name=path)
 
 
-def frame_energy_db(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """(S,) -> (S // hop,) energy in dB of consecutive 10 ms frames, each without its DC offset."""
-    hop = sample_rate // 100
-    n = len(wave) // hop
-    frames = wave[: n * hop].reshape(n, hop).astype(np.float64)
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
+def stream_audio(path: str | os.PathLike, block_seconds: float = 10.0) -> Iterator[np.ndarray]:
+    """Yield the file at ``path`` as float32 mono 16 kHz chunks (about ``block_seconds`` each).
+
+    Reads ``block_seconds`` of the file at a time (channels are averaged, as
+    :func:`lstm_asr.audio.load_audio` does) and resamples with a streaming soxr resampler (HQ), so
+    memory does not grow with the duration. The concatenated chunks equal ``load_audio(path)`` up
+    to resampler rounding. Raises :class:`AudioError` (``"PATH: reason"``, the same reasons as
+    ``load_audio``) for a missing, empty, unreadable, truncated, too short or non-finite file;
+    errors found late in the file are raised when the reader gets there, before the last chunk.
+    """
+    if not block_seconds > 0:
+        raise ValueError(f"block_seconds must be positive, got {block_seconds}")
+    path = Path(path)
+    with open_checked(path) as f:
+        rate, expected = f.samplerate, f.frames
+        if _is_truncated(path, expected, expected):  # a WAV data chunk larger than the file
+            raise AudioError(path, "truncated file: the header promises more audio than the file holds")
+        block = max(1, int(round(block_seconds * rate)))
+        resampler = (None if rate == SAMPLE_RATE
+                     else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"))
+        total = 0
+        pending = None  # one block read ahead, so the last one is known (and checked) before it is yielded
+        while True:
+            data = f.read(block, dtype="float32", always_2d=True)
+            last = len(data) == 0
+            if not last:
+                total += len(data)
+                mono = data.mean(axis=1)
+                check_samples(path, mono)
+            if pending is not None:
+                if last:
+                    if total == 0:
+                        raise AudioError(path, "contains no samples")
+                    check_length(path, total, rate)
+                    if _is_truncated(path, expected, total):
+                        raise AudioError(path, "truncated file: the header promises more audio than the file holds")
+                out = pending if resampler is None else resampler.resample_chunk(pending, last=last)
+                if len(out):
+                    yield out.astype(np.float32, copy=False)
+            if last:
+                break
+            pending = mono
+        if total == 0:
+            raise AudioError(path, "contains no samples")
 
 
-def speech_bounds(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold_db: float = 40.0,
-                  margin_s: float = 0.1) -> tuple[int, int]:
-    """(start, end) sample indices of the part of ``wave`` that is not leading or trailing
-    silence: frames (10 ms) more than ``threshold_db`` below the loudest frame are silence, and
-    ``margin_s`` of it is kept on each side. Level- and DC-independent. A signal with no frame
-    above the threshold (digital silence) is kept whole."""
-    hop = sample_rate // 100
-    if len(wave) // hop < 3:
-        return 0, len(wave)
-    energy_db = frame_energy_db(wave, sample_rate)
-    loud = np.flatnonzero(energy_db > energy_db.max() - threshold_db)
-    if energy_db.max() < -100 or len(loud) == 0:  # digital silence: nothing to anchor on
-        return 0, len(wave)
-    margin = int(margin_s * sample_rate)
-    return max(0, loud[0] * hop - margin), min(len(wave), (loud[-1] + 1) * hop + margin)
+def duration_of(path: str | os.PathLike) -> float:
+    """Duration in seconds from the file's header (no audio is decoded). Raises :class:`AudioError`."""
+    with open_checked(path) as f:
+        return f.frames / f.samplerate
 
 
-def trim_silence(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold_db: float = 40.0,
-                 margin_s: float = 0.1) -> np.ndarray:
-    """``wave`` without its leading and trailing silence (see :func:`speech_bounds`)."""
-    start, end = speech_bounds(wave, sample_rate, threshold_db, margin_s)
-    return wave[start:end]
+
+def read_stream(source, sample_rate: int | None = None, block_seconds: float = 10.0) -> Iterator[np.ndarray]:
+    """Any input as a stream of float32 mono 16 kHz chunks: a path is read block by block
+    (:func:`stream_audio`), an in-memory (S,) / (S, channels) array at ``sample_rate`` (None: 16 kHz)
+    is validated and converted (:func:`to_model_input`) and comes out as one chunk."""
+    if isinstance(source, (str, os.PathLike)):
+        yield from stream_audio(source, block_seconds)
+    else:
+        yield to_model_input(source, sample_rate)
 
 
 def _short(e: Exception) -> str:
@@ -141,10 +282,46 @@ def _short(e: Exception) -> str:
     return text[:160]
 
 
+def _ogg_truncated(path: Path) -> bool:
+    """An Ogg file (Vorbis, Opus, FLAC in Ogg) cut short: its last page is incomplete, or a
+    logical stream that began (BOS flag) never ends (no page with the EOS flag). Pages are walked
+    through their headers only (a few bytes each)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"OggS":
+                return False
+            size = os.fstat(f.fileno()).st_size
+            pos, open_streams = 0, set()
+            while pos < size:
+                f.seek(pos)
+                head = f.read(27)
+                if len(head) < 27:
+                    return True
+                if head[:4] != b"OggS":
+                    return False  # not a page: trailing data this check does not judge
+                flags, serial, nseg = head[5], head[14:18], head[26]
+                table = f.read(nseg)
+                if len(table) < nseg:
+                    return True
+                pos += 27 + nseg + sum(table)
+                if pos > size:
+                    return True
+                if flags & 2:
+                    open_streams.add(serial)
+                if flags & 4:
+                    open_streams.discard(serial)
+            return bool(open_streams)
+    except OSError:
+        return False
+
+
 def _is_truncated(path: Path, expected_frames: int, read_frames: int) -> bool:
-    """True when libsndfile returned fewer frames than the header declares, or when a WAV's data
-    chunk declares more bytes than the file holds (libsndfile silently shortens those)."""
+    """True when libsndfile returned fewer frames than the header declares, when a WAV's data
+    chunk declares more bytes than the file holds, or when an Ogg stream does not reach its last
+    page (libsndfile silently shortens those)."""
     if 0 < expected_frames and read_frames < expected_frames:
+        return True
+    if _ogg_truncated(path):
         return True
     if path.suffix.lower() not in (".wav", ".wave"):
         return False

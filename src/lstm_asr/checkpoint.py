@@ -65,7 +65,30 @@ def load_model_files(directory) -> tuple[dict, Path, dict]:
         state = load_file(str(weights))
     except (OSError, SafetensorError) as e:
         raise ConfigError(f"{weights}: cannot read weights ({e})") from None
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ConfigError(f"{weights}: weight {name} holds NaN or infinite values (a diverged or damaged model)")
+    _check_sections(config, cfg_path)
     return config, d / "vocab.json", state
+
+
+def _check_sections(config: dict, cfg_path: Path) -> None:
+    """The types and ranges of the front end's and the model's values in a config.json, so that a
+    bad one is named with its file (the rest is checked when the model is built from it)."""
+    import dataclasses
+
+    from .features import FeatureConfig
+    from .model import ModelConfig
+    from .validate import SECTIONS, check_fields
+    what = {v: k for k, v in SECTIONS.items()}
+    for section, cls in (("features", FeatureConfig), ("model", ModelConfig)):
+        values = config.get(section)
+        if isinstance(values, dict):
+            known = {f.name for f in dataclasses.fields(cls)}
+            try:
+                check_fields({k: v for k, v in values.items() if k in known}, cls, what[section])
+            except ConfigError as e:
+                raise ConfigError(f"{cfg_path}: {e}") from None
 
 
 def save_trainer_state(directory, optimizer: torch.optim.Optimizer, info: dict) -> None:

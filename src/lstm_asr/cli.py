@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from . import validate as V
+
 EPILOG = """examples:
   lstm-asr transcribe samples/*.wav                 one transcript per file (bundled default model)
   lstm-asr transcribe --words "yes no" clip.wav     only these words (of the model's twenty)
@@ -41,7 +43,7 @@ def _progress(n_items: int, args) -> bool:
 
 def _common(p):
     """Options every subcommand takes, before or after its name."""
-    p.add_argument("--threads", type=int, default=argparse.SUPPRESS, metavar="N",
+    p.add_argument("--threads", type=V.arg_int(1, V.MAX_THREADS), default=argparse.SUPPRESS, metavar="N",
                    help="CPU threads for torch (1 is best when running several jobs)")
     p.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS,
                    help="on an internal error, show the traceback (or set LSTM_ASR_DEBUG=1)")
@@ -50,17 +52,18 @@ def _common(p):
 def _decoding_args(p, nbest: bool = True):
     g = p.add_argument_group("decoding (default: the model's own, from its config.json)")
     g.add_argument("--greedy", action="store_true", help="plain greedy CTC decoding (ignore the model's default)")
-    g.add_argument("--beam", type=int, default=None, metavar="N",
-                   help="prefix beam search with N beams (default: 8 with a word list, LM, hotword or n-best)")
+    g.add_argument("--beam", type=V.arg_int(1, V.MAX_BEAM), default=None, metavar="N",
+                   help="prefix beam search with N beams (default: 8 with a word list, LM, hotword or n-best); "
+                   "1 is greedy decoding")
     g.add_argument("--lm", default=None, metavar="ARPA", help="n-gram word LM (ARPA; build one with `lstm-asr lm build`)")
-    g.add_argument("--alpha", type=float, default=None, help="LM weight (default 0.5)")
-    g.add_argument("--beta", type=float, default=None, help="word insertion bonus with an LM (default 1.0)")
-    g.add_argument("--words", default=None, metavar='"W1 W2 ..."', help="only output these words")
-    g.add_argument("--words-file", default=None, metavar="FILE", help="only output the words in FILE (whitespace separated)")
-    g.add_argument("--hotword", action="append", default=None, metavar="WORD[:BONUS]",
+    g.add_argument("--alpha", type=V.arg_float(), default=None, help="LM weight (default 0.5)")
+    g.add_argument("--beta", type=V.arg_float(), default=None, help="word insertion bonus with an LM (default 1.0)")
+    g.add_argument("--words", type=V.arg_words, default=None, metavar='"W1 W2 ..."', help="only output these words")
+    g.add_argument("--words-file", type=V.arg_nonempty, default=None, metavar="FILE", help="only output the words in FILE (whitespace separated)")
+    g.add_argument("--hotword", type=V.arg_hotword, action="append", default=None, metavar="WORD[:BONUS]",
                    help="boost a word that must not be missed (bonus in log units, default 3; repeatable)")
     if nbest:
-        g.add_argument("--nbest", type=int, default=None, metavar="K", help="also give the K best transcripts (--json)")
+        g.add_argument("--nbest", type=V.arg_int(1, V.MAX_NBEST), default=None, metavar="K", help="also give the K best transcripts (--json)")
 
 
 def _apply_decoding(rec, args) -> None:
@@ -70,22 +73,22 @@ def _apply_decoding(rec, args) -> None:
 
     from .errors import ConfigError
     from .transcribe import DecodeOptions
-    opts = DecodeOptions() if args.greedy else dataclasses.replace(rec.default_options)
+    # --beam 1 is greedy decoding: like --greedy it sets the model's default search aside
+    opts = DecodeOptions() if args.greedy or args.beam == 1 else dataclasses.replace(rec.default_options)
     if args.words_file:
         try:
             opts.words = Path(args.words_file).read_text(encoding="utf-8").split()
         except OSError as e:
-            raise ConfigError(f"{args.words_file}: cannot read word list ({e.strerror})") from None
+            raise ConfigError(f"{args.words_file}: cannot read word list ({e.strerror or e})") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{args.words_file}: the word list is not UTF-8 text (byte {e.start + 1})") from None
+        if not opts.words:
+            raise ConfigError(f"{args.words_file}: the word list is empty")
     if args.words:
         opts.words = (opts.words if args.words_file else []) + args.words.split()
     if args.hotword:
-        opts.hotwords = {}
-        for item in args.hotword:
-            word, _, bonus = item.partition(":")
-            try:
-                opts.hotwords[word] = float(bonus) if bonus else DecodeOptions.HOTWORD_BONUS
-            except ValueError:
-                raise ConfigError(f"--hotword {item}: the bonus must be a number") from None
+        opts.hotwords = {word: DecodeOptions.HOTWORD_BONUS if bonus is None else bonus
+                         for word, bonus in args.hotword}
     if args.lm:
         if not Path(args.lm).is_file():
             raise ConfigError(f"{args.lm}: no such LM file")
@@ -110,12 +113,15 @@ def _json_line(path, t, long: bool) -> str:
 
 
 def cmd_transcribe(args) -> int:
+    """Each file goes through the library's one pipeline (``Recognizer.transcribe``); the only
+    difference for a file longer than --long-over is how it is shown: a progress bar in seconds,
+    and with --json one line per speech segment as soon as it is recognised."""
     from tqdm import tqdm
 
     from . import load_model
+    from .audio import duration_of
     from .errors import AudioError, ConfigError
     from .output import FORMATS, write_outputs
-    from .segment import duration_of
     formats = list(FORMATS) if args.output_format == "all" else [args.output_format]
     if args.paths.count("-") > 1:
         raise ConfigError("'-' (standard input) can be given once")
@@ -127,18 +133,28 @@ def cmd_transcribe(args) -> int:
         try:
             with _readable(path) as source:
                 total = duration_of(source)
-                if total > args.long_over:
-                    segments = _transcribe_long(rec, path, source, total, args)
-                else:
-                    segments = [rec.transcribe(source)]
-                    print(_json_line(path, segments[0], long=False) if args.json else
-                          f"{path}\t{segments[0].text}" if args.with_names else segments[0].text, flush=True)
+                long = total > args.long_over
+                bar = tqdm(total=round(total), desc=path, unit="s", leave=False,
+                           disable=not (long and _progress(2, args)))
+                shown = []
+
+                def show(seg):
+                    if long and args.json:
+                        bar.clear()
+                        print(_json_line(path, seg, long=True), flush=True)
+                        shown.append(seg)
+                t = rec.transcribe(source, max_seconds=args.max_segment, on_segment=show,
+                                   progress=lambda s: bar.update(round(s) - bar.n))
+                bar.close()
         except AudioError as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             failed += 1
             continue
+        if not shown:  # one line per file (a long file with --json: one per segment, or this if none)
+            print(_json_line(path, t, long=False) if args.json else
+                  f"{path}\t{t.text}" if args.with_names else t.text, flush=True)
         if args.output_dir:
-            write_outputs(segments, path, args.output_dir, formats)
+            write_outputs(t.segments, path, args.output_dir, formats)
     return 1 if failed else 0
 
 
@@ -167,62 +183,36 @@ class _readable:
         return False
 
 
-def _transcribe_long(rec, path: str, source: str, total: float, args) -> list:
-    """A long file: segments streamed out as they are recognised (JSON: one line per segment)."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=round(total), desc=path, unit="s", disable=not _progress(2, args), leave=False)
-    done = [0.0]
-
-    def step(t):
-        bar.update(round(t) - round(done[0]))
-        done[0] = t
-    segments = []
-    for seg in rec.transcribe_long(source, max_seconds=args.max_segment, progress=step):
-        segments.append(seg)
-        if args.json:
-            bar.clear()
-            print(_json_line(path, seg, long=True), flush=True)
-    bar.close()
-    if not args.json:
-        text = " ".join(s.text for s in segments)
-        print(f"{path}\t{text}" if args.with_names else text, flush=True)
-    return segments
-
-
 def cmd_evaluate(args) -> int:
+    """Every manifest line through the same pipeline as ``transcribe`` (batched across files)."""
     from tqdm import tqdm
 
     from . import load_model
-    from .audio import SAMPLE_RATE, load_audio
     from .data import read_manifest
-    from .errors import AudioError
+    from .errors import AsrError
     from .metrics import cer, sentence_accuracy, utterance_errors, wer
     rec = load_model(args.model, args.device)
     _apply_decoding(rec, args)
     man = read_manifest(args.manifest, on_error=args.on_bad_line, check_audio=False)
     for msg in man.skipped:
         print(f"error: {msg}", file=sys.stderr)
-    utts, waves, failed = [], [], len(man.skipped)
-    for u in tqdm(man.utterances, desc="reading audio", disable=not _progress(len(man), args), leave=False):
-        try:
-            waves.append(load_audio(u.audio))
-            utts.append(u)
-        except AudioError as e:
-            print(f"error: {e}", file=sys.stderr)
+    utts, hyps, failed, audio_s = [], [], len(man.skipped), 0.0
+    t0 = time.perf_counter()
+    results = rec.transcribe_many([u.audio for u in man.utterances], max_seconds=args.max_segment)
+    for i, t in tqdm(results, total=len(man), desc="evaluating", unit="file",
+                     disable=not _progress(len(man), args), leave=False):
+        if isinstance(t, AsrError):
+            print(f"error: {t}", file=sys.stderr)
             failed += 1
+            continue
+        utts.append(man.utterances[i])
+        hyps.append(t.text)
+        audio_s += t.duration
+    seconds = time.perf_counter() - t0
     if not utts:
         print("error: no utterance could be read", file=sys.stderr)
         return 1
-    t0 = time.perf_counter()
-    hyps = []
-    chunk = 64
-    for k in tqdm(range(0, len(waves), chunk), desc="decoding", disable=not _progress(len(waves) // chunk + 1, args),
-                  leave=False):
-        hyps += rec.transcribe_waves(waves[k:k + chunk])
-    seconds = time.perf_counter() - t0
     refs = [u.text for u in utts]
-    audio_s = sum(len(w) for w in waves) / SAMPLE_RATE
     ranked = sorted(range(len(utts)), key=lambda i: -utterance_errors(refs[i], hyps[i]))
     worst = [{"audio": str(utts[i].audio), "ref": refs[i], "hyp": hyps[i]}
              for i in ranked[: args.worst] if refs[i].split() != hyps[i].split()]
@@ -250,8 +240,8 @@ def cmd_train(args) -> int:
     for flag, key in (("out", "train.out_dir"), ("epochs", "train.epochs"), ("seed", "train.seed"),
                       ("device", "train.device"),
                       ("max_minutes", "train.max_minutes"), ("on_bad_line", "train.on_bad_line")):
-        if getattr(args, flag) is not None:
-            overrides.append(f"{key}={getattr(args, flag)}")
+        if getattr(args, flag) is not None:  # as a JSON (hence YAML) value: --out 123 stays a string
+            overrides.append(f"{key}={json.dumps(getattr(args, flag))}")
     if args.threads:
         overrides.append(f"train.threads={args.threads}")
     cfg = RunConfig.load(args.config, overrides)
@@ -278,13 +268,141 @@ def cmd_lm_build(args) -> int:
     from .text import normalize_text
     try:
         lines = Path(args.corpus).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{args.corpus}: cannot read corpus ({e})") from None
+    except OSError as e:
+        raise ConfigError(f"{args.corpus}: cannot read corpus ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{args.corpus}: the corpus is not UTF-8 text (byte {e.start + 1})") from None
     sentences = [t for t in (normalize_text(line) for line in lines) if t]
     if not sentences:
         raise ConfigError(f"{args.corpus}: no sentences")
-    save_arpa(build_arpa(sentences, order=args.order), args.output)
+    save_arpa(build_arpa(sentences, order=args.order), args.output, inputs=[args.corpus])
     print(f"{args.output}: order {args.order}, {len(sentences)} sentences", file=sys.stderr)
+    return 0
+
+
+def _stream_source(args):
+    """(sample rate, iterator of PCM chunks) of `lstm-asr stream`'s input: a file read block by
+    block, raw int16 PCM on stdin, or the microphone (until Ctrl-C)."""
+    import numpy as np
+
+    from .errors import ConfigError
+    block = max(1, int(args.chunk * args.rate))
+    if args.mic:
+        try:
+            import sounddevice as sd
+            info = sd.query_devices(kind="input")
+        except (ImportError, OSError) as e:  # no PortAudio library
+            raise ConfigError(f"--mic: no audio capture available ({e})") from None
+        except Exception as e:  # noqa: BLE001 - sounddevice.PortAudioError: no input device
+            raise ConfigError(f"--mic: no capture device found ({e})") from None
+        rate = int(info["default_samplerate"]) or 16000
+
+        def mic():
+            import queue
+            q: queue.Queue = queue.Queue()
+            try:
+                stream = sd.InputStream(samplerate=rate, channels=1, dtype="int16",
+                                        blocksize=int(args.chunk * rate), callback=lambda d, *_: q.put(d[:, 0].copy()))
+            except Exception as e:  # noqa: BLE001 - the device refuses the format
+                raise ConfigError(f"--mic: cannot open {info['name']!r} ({e})") from None
+            print(f"listening on {info['name']} at {rate} Hz; Ctrl-C ends", file=sys.stderr, flush=True)
+            with stream:
+                try:
+                    while True:
+                        yield q.get()
+                except KeyboardInterrupt:
+                    return
+        return rate, mic()
+    if args.input == "-":
+        def stdin():
+            pending = b""
+            read = getattr(sys.stdin.buffer, "read1", sys.stdin.buffer.read)
+            while True:
+                data = read(2 * block)
+                if not data:
+                    return
+                data, pending = pending + data, b""
+                if len(data) % 2:
+                    data, pending = data[:-1], data[-1:]
+                yield np.frombuffer(data, "<i2")
+        return args.rate, stdin()
+    from .audio import open_checked
+    with open_checked(args.input) as f:
+        rate = f.samplerate
+
+    def read_file():
+        with open_checked(args.input) as f:
+            n = max(1, int(args.chunk * f.samplerate))
+            while True:
+                data = f.read(n, dtype="float32", always_2d=True)
+                if not len(data):
+                    return
+                if args.realtime:
+                    time.sleep(len(data) / f.samplerate)
+                yield data.mean(axis=1)
+    return rate, read_file()
+
+
+def cmd_stream(args) -> int:
+    from .errors import ConfigError
+    from .streaming import StreamingRecognizer
+    from .transcribe import load_model
+    if (args.input is None) == (not args.mic):
+        raise ConfigError("stream: give one input: FILE, - (raw int16 PCM on standard input, see --rate) or --mic")
+    if not 0 < args.chunk <= 10:
+        raise ConfigError(f"--chunk must be in (0, 10] seconds, not {args.chunk}")
+    if not args.partial_interval >= 0:
+        raise ConfigError(f"--partial-interval must be >= 0 seconds, not {args.partial_interval}")
+    rate, chunks = _stream_source(args)
+    rec = load_model(args.model)
+    _apply_decoding(rec, args)
+    live = StreamingRecognizer(rec, rate, partial_interval=0 if args.no_partials else args.partial_interval)
+    tty = sys.stdout.isatty() and not args.json
+    shown = [0]  # width of the partial line on a terminal
+
+    def show(events):
+        for e in events:
+            if args.json:
+                d = e.to_dict()
+                if e.type == "partial":
+                    d.pop("words")
+                print(json.dumps(d, ensure_ascii=False), flush=True)
+            elif e.type == "partial":
+                if tty:
+                    line = f"... {e.text}"
+                    print("\r" + line.ljust(shown[0]), end="", flush=True)
+                    shown[0] = len(line)
+                else:
+                    print(f"partial {e.start:.2f} {e.text}", flush=True)
+            else:
+                if tty and shown[0]:
+                    print("\r" + " " * shown[0] + "\r", end="")
+                    shown[0] = 0
+                if e.text or not tty:
+                    print(f"final {e.start:.2f}-{e.end:.2f} {e.text}", flush=True)
+
+    try:
+        for chunk in chunks:
+            show(live.accept(chunk))
+    except KeyboardInterrupt:
+        pass
+    show(live.finish())
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from . import server
+    from .errors import ConfigError
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be in [0, 65535], not {args.port}")
+    if args.threads is None:
+        import torch
+        torch.set_num_threads(1)  # one per request: the workers run requests side by side
+    limits = server.limits(max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_seconds=args.max_seconds,
+                           max_streams=args.max_streams, workers=args.workers, partial_interval=args.partial_interval,
+                           idle_seconds=args.idle_seconds)
+    print(f"lstm-asr: loading the model, then serving on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    server.serve(args.host, args.port, args.model, limits, log_level=args.log_level)
     return 0
 
 
@@ -305,10 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("paths", nargs="+", metavar="PATH", help="audio files; - reads one file from standard input")
     t.add_argument("--json", action="store_true", help='one {"audio", "text", "duration"} object per line')
     t.add_argument("--with-names", action="store_true", help="prefix each transcript with its file and a tab")
-    t.add_argument("--long-over", type=float, default=30.0, metavar="SECONDS",
+    t.add_argument("--long-over", type=V.arg_float(0), default=30.0, metavar="SECONDS",
                    help="files longer than this are streamed and cut at pauses (default 30); with --json one "
                    "line per segment with its start and end")
-    t.add_argument("--max-segment", type=float, default=20.0, metavar="SECONDS",
+    t.add_argument("--max-segment", type=V.arg_float(1, 3600), default=20.0, metavar="SECONDS",
                    help="longest segment of a long file (default 20)")
     t.add_argument("--device", default=None, metavar="auto|cpu|cuda", help="where the model runs (default cpu)")
     t.add_argument("--output-dir", "-o", default=None, metavar="DIR",
@@ -324,11 +442,13 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(e)
     e.add_argument("--manifest", required=True, help="JSON Lines: {\"audio\": PATH, \"text\": REF} per line")
     e.add_argument("--json", action="store_true", help="print one JSON object: wer, cer, sent_acc, rtf, n, worst")
-    e.add_argument("--worst", type=int, default=5, help="how many of the worst utterances to list (default 5)")
+    e.add_argument("--worst", type=V.arg_int(0), default=5, help="how many of the worst utterances to list (default 5)")
     e.add_argument("--on-bad-line", choices=["stop", "skip"], default="skip",
                    help="a broken manifest line stops the run or is reported and skipped (default)")
     e.add_argument("--save-hyps", default=None, metavar="FILE",
                    help='write every utterance\'s {"audio", "ref", "hyp", "speaker"} to FILE (JSON Lines)')
+    e.add_argument("--max-segment", type=V.arg_float(1, 3600), default=20.0, metavar="SECONDS",
+                   help="longest speech segment; longer speech is cut at a quiet frame (default 20)")
     e.add_argument("--device", default=None, metavar="auto|cpu|cuda", help="where the model runs (default cpu)")
     e.add_argument("--no-progress", action="store_true")
     _decoding_args(e, nbest=False)
@@ -339,9 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "model), RUN/last (resumable checkpoint), RUN/curves.csv and RUN/curves.png.")
     r.add_argument("--config", required=True, help="YAML config: features, model, augment, train sections")
     r.add_argument("--out", default=None, help="run directory (overrides train.out_dir)")
-    r.add_argument("--epochs", type=int, default=None)
-    r.add_argument("--seed", type=int, default=None)
-    r.add_argument("--max-minutes", type=float, default=None, help="stop after this much training time")
+    r.add_argument("--epochs", type=V.arg_int(1), default=None)
+    r.add_argument("--seed", type=V.arg_int(0, 2**32 - 1), default=None)
+    r.add_argument("--max-minutes", type=V.arg_float(0), default=None,
+                   help="stop after this much training time (0: no limit)")
     r.add_argument("--on-bad-line", choices=["stop", "skip"], default=None,
                    help="a broken manifest line stops training (default) or is skipped and counted")
     r.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
@@ -364,9 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(ad)
     ad.add_argument("--manifest", required=True, help='JSON Lines: {"audio": PATH, "text": WORDS} per recording')
     ad.add_argument("--out", required=True, metavar="DIR", help="the adapted model directory to write")
-    ad.add_argument("--minutes", type=float, default=2.0, help="wall-time budget (default 2)")
-    ad.add_argument("--epochs", type=int, default=40, help="passes over the recordings at most (default 40)")
-    ad.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    ad.add_argument("--minutes", type=V.arg_float(0, lo_open=True), default=2.0, help="wall-time budget (default 2)")
+    ad.add_argument("--epochs", type=V.arg_int(1), default=40, help="passes over the recordings at most (default 40)")
+    ad.add_argument("--lr", type=V.arg_float(0, 10, lo_open=True), default=1e-3,
+                    help="peak learning rate (default 1e-3)")
     ad.add_argument("--device", default="auto", metavar="auto|cpu|cuda",
                     help="where to train (default auto: CUDA when there is one)")
     ad.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -378,9 +500,75 @@ def build_parser() -> argparse.ArgumentParser:
     b = lm_sub.add_parser("build", parents=[common], help="corpus.txt (one sentence per line) -> lm.arpa")
     b.add_argument("corpus", help="text file, one sentence per line (normalised like transcripts)")
     b.add_argument("-o", "--output", required=True, help="ARPA file to write")
-    b.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
+    b.add_argument("--order", type=V.arg_int(1, 10), default=3, help="n-gram order (default 3)")
     b.set_defaults(func=cmd_lm_build)
+
+    st = sub.add_parser("stream", parents=[common], help="live recognition: partial and final results as audio comes",
+                        description="Recognise audio as it arrives: partial results while speech goes on, a final "
+                        "result at each pause and at the end. Input: an audio file, raw little-endian int16 mono "
+                        "PCM on standard input (-, at --rate Hz), or the microphone (--mic).")
+    _model_arg(st)
+    st.add_argument("input", nargs="?", default=None, metavar="FILE|-", help="audio file, or - for raw int16 PCM on stdin")
+    st.add_argument("--mic", action="store_true", help="record from the default microphone (Ctrl-C ends)")
+    st.add_argument("--rate", type=int, default=16000, metavar="HZ", help="sample rate of PCM on stdin (default 16000)")
+    st.add_argument("--chunk", type=float, default=0.1, metavar="SECONDS", help="audio read at a time (default 0.1)")
+    st.add_argument("--realtime", action="store_true", help="read a file no faster than it plays (a demo of live input)")
+    st.add_argument("--partial-interval", type=float, default=0.5, metavar="SECONDS",
+                    help="seconds of new audio between partial results (default 0.5)")
+    st.add_argument("--no-partials", action="store_true", help="final results only")
+    st.add_argument("--json", action="store_true", help='one JSON object per event: {"type", "text", "start", "end"}')
+    _decoding_args(st, nbest=False)
+    st.set_defaults(func=cmd_stream)
+
+    sv = sub.add_parser("serve", parents=[common], help="HTTP + WebSocket service with a web page (microphone, upload)",
+                        description="Serve the model: GET / (web page), GET /health, POST /v1/transcribe "
+                        "(multipart field 'file'; ?words=..&beam=N), WebSocket /v1/stream?sample_rate=R "
+                        "(int16 PCM frames, then {\"event\": \"end\"}). Needs the 'serve' extra.")
+    _model_arg(sv)
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--workers", type=int, default=2, metavar="N", help="threads running the model (default 2)")
+    sv.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB", help="largest upload (default 50)")
+    sv.add_argument("--max-seconds", type=float, default=600.0, metavar="S",
+                    help="longest audio of an upload or a stream (default 600)")
+    sv.add_argument("--max-streams", type=int, default=64, metavar="N", help="WebSocket streams at once (default 64)")
+    sv.add_argument("--partial-interval", type=float, default=0.5, metavar="SECONDS",
+                    help="seconds of new audio between partial results of a stream (default 0.5; 0: none)")
+    sv.add_argument("--idle-seconds", type=float, default=60.0, metavar="S",
+                    help="end a stream that sends nothing for this long (default 60)")
+    sv.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sv.set_defaults(func=cmd_serve)
     return p
+
+
+def _output_over_input(args) -> str | None:
+    """The first output file that would be written over one of the command's inputs, as a message."""
+    from .output import FORMATS, output_paths, same_file
+    outs, ins = [], []
+    if args.command == "transcribe" and args.output_dir:
+        formats = list(FORMATS) if args.output_format == "all" else [args.output_format]
+        outs = [o for p in args.paths for o in output_paths(p, args.output_dir, formats)]
+        ins = [p for p in args.paths if p != "-"]
+    elif args.command == "evaluate" and args.save_hyps:
+        outs, ins = [args.save_hyps], [args.manifest]
+    elif args.command == "lm" and getattr(args, "output", None):
+        outs, ins = [args.output], [args.corpus]
+    for o in outs:
+        for i in ins:
+            if same_file(o, i):
+                return f"{o}: is also an input ({i}); refusing to write over it"
+    return None
+
+
+def _stdout_gone() -> None:
+    """Standard output cannot take more (closed pipe, full disk): point it at /dev/null so that
+    Python's final flush at exit does not print a second error."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv=None) -> int:
@@ -390,6 +578,14 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     from .errors import AsrError
+    try:  # a file name that is not UTF-8 is printed with \x.. escapes instead of failing
+        sys.stdout.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError):
+        pass
+    clash = _output_over_input(args)
+    if clash:
+        print(f"error: {clash}", file=sys.stderr)
+        return 2
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
@@ -404,8 +600,15 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _stdout_gone()
         return 0
     except Exception as e:  # noqa: BLE001 - a bug of ours: one line, the traceback only when asked for
+        import errno
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG):
+            # the system's doing (e.g. standard output on a full disk), not a bug: one line, exit 1
+            _stdout_gone()
+            print(f"error: {e.filename or 'cannot write the output'}: {e.strerror}", file=sys.stderr)
+            return 1
         if verbose:
             import traceback
             traceback.print_exc()

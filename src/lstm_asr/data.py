@@ -1,7 +1,8 @@
 """JSON Lines manifests, the dataset that reads them, and length-bucketed batches.
 
 A manifest line is ``{"audio": PATH, "text": STR, ...}``; PATH is absolute or relative to the
-manifest's folder. Bad lines are reported as ``FILE:LINE: reason``: either the first one stops
+manifest's folder. Lines end at ``\n`` only (a JSON string may hold U+2028 or U+0085; a
+``\r`` before the ``\n`` and a leading UTF-8 byte-order mark are dropped). Bad lines are reported as ``FILE:LINE: reason``: either the first one stops
 the run (``on_error="stop"``) or they are skipped and counted (``on_error="skip"``).
 """
 from __future__ import annotations
@@ -15,9 +16,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from .audio import load_audio, trim_silence
-from .errors import ManifestError
+from .audio import load_audio
+from .segment import trim_silence
+from .errors import AudioError, ManifestError
 from .text import normalize_text
+from .validate import Invalid, real
 
 
 @dataclass
@@ -47,13 +50,22 @@ def read_manifest(path, on_error: str = "stop", require_text: bool = True,
     if on_error not in ("stop", "skip"):
         raise ValueError("on_error must be 'stop' or 'skip'")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ManifestError(path, 0, "no such manifest file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ManifestError(path, 0, f"cannot read manifest ({e})") from None
+    except OSError as e:
+        raise ManifestError(path, 0, f"cannot read manifest ({e.strerror or e})") from None
+    # str.splitlines() would also split at U+2028, U+0085, \x1c... inside JSON strings
+    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")
     utts, skipped = [], []
-    for n, line in enumerate(lines, 1):
+    for n, data in enumerate(lines, 1):
+        try:
+            line = data.removesuffix(b"\r").decode("utf-8")
+        except UnicodeDecodeError as e:
+            if on_error == "stop":
+                raise ManifestError(path, n, f"not UTF-8 text (byte {e.start + 1} of the line)") from None
+            skipped.append(str(ManifestError(path, n, f"not UTF-8 text (byte {e.start + 1} of the line)")))
+            continue
         if not line.strip():
             continue
         try:
@@ -83,19 +95,54 @@ def _parse_line(path: Path, n: int, line: str, require_text: bool, check_audio: 
     text = normalize_text(text)
     if require_text and not text:
         raise ManifestError(path, n, "empty 'text'")
+    duration = obj.get("duration")
+    if duration is not None:
+        try:
+            duration = real(duration, "'duration'", 0, 24 * 3600, lo_open=True)
+        except Invalid as e:
+            raise ManifestError(path, n, f"{e} (seconds)") from None
+    if "\0" in audio:
+        raise ManifestError(path, n, "'audio' path holds a NUL character")
     apath = Path(audio) if Path(audio).is_absolute() else path.parent / audio
-    if check_audio and not apath.is_file():
-        raise ManifestError(path, n, f"audio file not found: {apath}")
+    if check_audio:
+        try:
+            found = apath.is_file()
+        except OSError as e:  # e.g. a name too long
+            raise ManifestError(path, n, f"audio file {apath}: {e.strerror or e}") from None
+        if not found:
+            raise ManifestError(path, n, f"audio file not found: {apath}")
+    speaker = obj.get("speaker")
+    if speaker is not None and not isinstance(speaker, (str, int)):
+        raise ManifestError(path, n, "'speaker' must be a string")
     extra = {k: v for k, v in obj.items() if k not in ("audio", "text", "duration", "speaker")}
-    return Utterance(apath, text, obj.get("duration"), obj.get("speaker"), extra)
+    return Utterance(apath, text, duration, speaker, extra)
 
 
 def write_manifest(path, rows: list[dict]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    """Write ``rows`` as JSON Lines (to a temporary file renamed into place; see
+    :func:`lstm_asr.output.write_atomic`)."""
+    from .output import write_atomic
+    write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), mkdir=True)
+
+
+def load_waves(utts: list[Utterance], on_error: str = "stop", progress: bool = False,
+               log=None) -> tuple[list[Utterance], list[np.ndarray]]:
+    """Read every utterance's audio once (16 kHz mono, leading/trailing silence trimmed) ->
+    (the utterances read, their waves). An unreadable file raises :class:`AudioError` with
+    ``on_error="stop"``; with ``"skip"`` it is reported through ``log`` and left out."""
+    from tqdm import tqdm
+    kept, waves = [], []
+    for u in tqdm(utts, desc="loading audio", disable=not progress, leave=False):
+        try:
+            waves.append(trim_silence(load_audio(u.audio)))
+        except AudioError as e:
+            if on_error == "stop":
+                raise
+            if log is not None:
+                log(f"skipped: {e}")
+            continue
+        kept.append(u)
+    return kept, waves
 
 
 class AudioDataset(torch.utils.data.Dataset):
@@ -103,12 +150,13 @@ class AudioDataset(torch.utils.data.Dataset):
     (trimmed of leading/trailing silence); ``augment`` (a callable wave, rng -> wave) runs on every
     access. ``target`` maps an Utterance to what the loss needs (unit ids or a class index)."""
 
-    def __init__(self, utterances: list[Utterance], target, augment=None, seed: int = 0):
+    def __init__(self, utterances: list[Utterance], target, augment=None, seed: int = 0,
+                 waves: list[np.ndarray] | None = None):
         self.utts = utterances
         self.target = target
         self.augment = augment
         self.rng = np.random.default_rng(seed)
-        self._cache: dict[int, np.ndarray] = {}
+        self._cache: dict[int, np.ndarray] = dict(enumerate(waves)) if waves is not None else {}
 
     def __len__(self):
         return len(self.utts)

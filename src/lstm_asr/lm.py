@@ -304,12 +304,11 @@ def build_arpa(sentences: Iterable[str], order: int = 3) -> str:
     return "\n".join(out)
 
 
-def save_arpa(text: str, path: str | Path) -> None:
-    """Write ARPA ``text`` (from :func:`build_arpa`) to ``path`` (gzip-compressed if it ends in .gz)."""
+def save_arpa(text: str, path: str | Path, inputs=()) -> None:
+    """Write ARPA ``text`` (from :func:`build_arpa`) to ``path`` (gzip-compressed if it ends in .gz),
+    through a temporary file renamed into place, never over one of ``inputs``
+    (:func:`lstm_asr.output.write_atomic`; ConfigError when it cannot be written)."""
+    from .output import write_atomic
     path = Path(path)
     data = text.encode("utf-8")
-    if path.suffix == ".gz":
-        with gzip.open(path, "wb") as f:
-            f.write(data)
-    else:
-        path.write_bytes(data)
+    write_atomic(path, gzip.compress(data, mtime=0) if path.suffix == ".gz" else data, inputs=inputs)

@@ -1,119 +1,85 @@
-"""Long audio in bounded memory: read a file block by block and cut it into speech segments online.
+"""The speech detector: where speech is, in a stream of 16 kHz audio of any length.
 
-:func:`stream_audio` reads any file soundfile reads in blocks, mixes it to mono and resamples it to
-16 kHz incrementally, so a file of any duration is never held in memory. :func:`segment_stream` (and
-the :class:`Segmenter` behind it) is an online energy voice-activity segmenter: it cuts the stream
-into :class:`Segment` s of at most ``max_seconds`` each and never holds more than about
-``max_seconds`` + 2 s of audio. :func:`segment_file` chains the two::
+This is the one place that decides speech from silence. :class:`Segmenter` (and
+:func:`segment_stream` over it) is an online energy voice-activity segmenter: it cuts a stream into
+:class:`Segment` s of at most ``max_seconds`` each and never holds more than about
+``max_seconds`` + 2 s of audio, so hours of audio run in flat memory. Every recognition path
+(a short clip, an hour-long file, a live stream) is cut by it; :func:`speech_bounds` /
+:func:`trim_silence` (trimming training clips) run the same detector over a whole clip::
 
-    for seg in segment_file("meeting.flac"):
-        print(f"{seg.start:.2f}-{seg.end:.2f}", transcribe(seg.audio))
+    for seg in segment_stream(lstm_asr.audio.stream_audio("meeting.flac")):
+        print(f"{seg.start:.2f}-{seg.end:.2f}", seg.duration)
 
 How speech is detected (10 ms frames, energy of each frame after removing its DC, in dBFS):
 a frame is speech when its energy is
 
-* within ``threshold_db`` of a running reference level: the maximum of the 5-frame median energy,
-  decaying by 2 dB/s (follows level changes, ignores clicks shorter than 30 ms);
-* at least 10 dB above the noise floor: the minimum frame energy over the last 3 s and the next 1 s
-  (so a stationary noise floor is never speech, even after long pauses when the reference decays);
-* above -80 dBFS (near-digital silence is never speech).
+* within ``SPEECH_RANGE_DB`` (``threshold_db``) of a running reference level: the maximum of the
+  5-frame median energy, decaying by 2 dB/s (follows level changes, ignores clicks shorter than
+  30 ms);
+* at least ``FLOOR_MARGIN_DB`` above the noise floor: the minimum frame energy over the last 3 s and
+  the next 1 s, not counting digital silence (below ``DIGITAL_SILENCE_DB``) (so a stationary noise floor is never speech,
+  even after long pauses when the reference decays, or right after digital silence);
+* above ``ABS_FLOOR_DB`` (near-digital silence is never speech).
 
 Decisions lag the input by 1 s (the look-ahead of the noise floor and of the reference level).
 A segment opens at the first speech frame and closes after ``min_silence`` of non-speech; it is
-padded by ``pad`` on both sides, never overlapping the previous segment, clipped to the file.
-A segment that reaches ``max_seconds`` is split at the quietest frame of its last 3 s (the pieces
-are adjacent: no audio is lost). Segments with less than ``min_speech`` of speech are dropped.
-The detector depends only on level ratios, so scaling the input by a constant gives the same
-segments as long as the speech stays well above -80 dBFS.
+padded by ``pad`` on both sides (context for the recogniser), never overlapping the previous
+segment, clipped to the stream. A segment that reaches ``max_seconds`` is split at the quietest
+frame of its last 3 s (the pieces are adjacent: no audio is lost). Segments with less than
+``min_speech`` of speech are dropped. Each segment carries its frames' speech decisions forward
+(``Segment.speech``), so later stages never go back to the waveform. The detector depends only on
+level ratios, so scaling the input by a constant gives the same segments as long as the speech
+stays well above -80 dBFS.
 """
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
-import soxr
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .audio import SAMPLE_RATE, _is_truncated, check_length, open_checked
-from .errors import AudioError
+from .audio import SAMPLE_RATE
 
 HOP = SAMPLE_RATE // 100  # one 10 ms frame, in samples
+SPEECH_RANGE_DB = 35.0  # speech is within this much of the running reference level
 ABS_FLOOR_DB = -80.0  # frames below this (dBFS) are never speech
-FLOOR_MARGIN_DB = 10.0  # speech must be this far above the noise floor
+DIGITAL_SILENCE_DB = -100.0  # frames below this are digital silence: not a noise floor
+FLOOR_MARGIN_DB = 6.0  # speech must be this far above the noise floor
 REF_DECAY_DB_PER_S = 2.0  # decay of the running reference level
 LOOKAHEAD_S = 1.0  # decisions wait for this much audio after the frame
 FLOOR_WINDOW_S = 3.0  # noise floor: minimum over this much past audio (+ the look-ahead)
 SPLIT_SEARCH_S = 3.0  # a forced split happens at the quietest frame of the segment's last 3 s
 PIECE = SAMPLE_RATE  # input is processed at most 1 s at a time
+# Recognition defaults, chosen on the digits-commands recipe's test sets (recipes/digits-commands/
+# README.md): a segment ends after 0.6 s without speech (shorter pauses stay inside, so connected
+# words keep their context) and keeps 0.1 s of context on each side (the margin the models were
+# trained with: wider pads cost 3-6 points of WER on digit strings); at most 20 s.
+MAX_SEGMENT_S = 20.0
+MIN_SILENCE_S = 0.6
+PAD_S = 0.1
+MIN_SPEECH_S = 0.1
 
 
-# ---------------------------------------------------------------- reading
-
-def stream_audio(path: str | os.PathLike, block_seconds: float = 10.0) -> Iterator[np.ndarray]:
-    """Yield the file at ``path`` as float32 mono 16 kHz chunks (about ``block_seconds`` each).
-
-    Reads ``block_seconds`` of the file at a time (channels are averaged, as
-    :func:`lstm_asr.audio.load_audio` does) and resamples with a streaming soxr resampler (HQ), so
-    memory does not grow with the duration. The concatenated chunks equal ``load_audio(path)`` up
-    to resampler rounding. Raises :class:`AudioError` (``"PATH: reason"``, the same reasons as
-    ``load_audio``) for a missing, empty, unreadable, truncated, too short or non-finite file;
-    errors found late in the file are raised when the reader gets there, before the last chunk.
-    """
-    if not block_seconds > 0:
-        raise ValueError(f"block_seconds must be positive, got {block_seconds}")
-    path = Path(path)
-    with open_checked(path) as f:
-        rate, expected = f.samplerate, f.frames
-        if _is_truncated(path, expected, expected):  # a WAV data chunk larger than the file
-            raise AudioError(path, "truncated file: the header promises more audio than the file holds")
-        block = max(1, int(round(block_seconds * rate)))
-        resampler = (None if rate == SAMPLE_RATE
-                     else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"))
-        total = 0
-        pending = None  # one block read ahead, so the last one is known (and checked) before it is yielded
-        while True:
-            data = f.read(block, dtype="float32", always_2d=True)
-            last = len(data) == 0
-            if not last:
-                total += len(data)
-                mono = data.mean(axis=1)
-                if not np.all(np.isfinite(mono)):
-                    raise AudioError(path, "contains NaN or infinite samples")
-            if pending is not None:
-                if last:
-                    if total == 0:
-                        raise AudioError(path, "contains no samples")
-                    check_length(path, total, rate)
-                    if _is_truncated(path, expected, total):
-                        raise AudioError(path, "truncated file: the header promises more audio than the file holds")
-                out = pending if resampler is None else resampler.resample_chunk(pending, last=last)
-                if len(out):
-                    yield out.astype(np.float32, copy=False)
-            if last:
-                break
-            pending = mono
-        if total == 0:
-            raise AudioError(path, "contains no samples")
-
-
-def duration_of(path: str | os.PathLike) -> float:
-    """Duration in seconds from the file's header (no audio is decoded). Raises :class:`AudioError`."""
-    with open_checked(path) as f:
-        return f.frames / f.samplerate
+def frame_energy_db(wave: np.ndarray) -> np.ndarray:
+    """(S,) 16 kHz -> (S // HOP,) energy in dBFS of consecutive 10 ms frames, each without its DC."""
+    n = len(wave) // HOP
+    frames = wave[: n * HOP].reshape(n, HOP).astype(np.float64)
+    frames -= frames.mean(axis=1, keepdims=True)
+    return 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-20)
 
 
 # ---------------------------------------------------------------- segmenting
 
 @dataclass
 class Segment:
-    """A stretch of speech: ``audio`` is the 16 kHz float32 signal of [start, end) seconds of the file."""
+    """A stretch of speech: ``audio`` is the 16 kHz float32 signal of [start, end) seconds of the
+    stream; ``speech`` the detector's decision for each of its 10 ms frames (len(audio) // 160)."""
     start: float
     end: float
     audio: np.ndarray
+    speech: np.ndarray | None = None
 
     @property
     def duration(self) -> float:
@@ -159,8 +125,8 @@ class Segmenter:
     :class:`Segment` s completed so far. See :func:`segment_stream` for the parameters and the
     module docstring for the method. ``peak_buffered_seconds`` is the most audio held at once."""
 
-    def __init__(self, max_seconds: float = 20.0, min_silence: float = 0.3, threshold_db: float = 35.0,
-                 pad: float = 0.15, min_speech: float = 0.1):
+    def __init__(self, max_seconds: float = MAX_SEGMENT_S, min_silence: float = MIN_SILENCE_S,
+                 threshold_db: float = SPEECH_RANGE_DB, pad: float = PAD_S, min_speech: float = MIN_SPEECH_S):
         if not max_seconds >= 1.0:
             raise ValueError(f"max_seconds must be at least 1 s, got {max_seconds}")
         if not 0.01 <= min_silence <= max_seconds / 2:
@@ -202,6 +168,18 @@ class Segmenter:
     def peak_buffered_seconds(self) -> float:
         return self.peak_buffered / SAMPLE_RATE
 
+    @property
+    def seconds_fed(self) -> float:
+        """Seconds of audio fed so far (the duration of the stream, once flushed)."""
+        return self.audio.end / SAMPLE_RATE
+
+    def open_audio(self) -> tuple[float, np.ndarray] | None:
+        """(start in seconds, audio so far) of the segment still open, or None: what a live
+        recogniser decodes for a partial result. The audio runs up to the newest sample fed."""
+        if not self.open:
+            return None
+        return self.seg_start / SAMPLE_RATE, self.audio.get(self.seg_start, self.audio.end).copy()
+
     # -- input
     def feed(self, chunk) -> list[Segment]:
         if self.done:
@@ -242,9 +220,7 @@ class Segmenter:
         n = self.audio.end // HOP - have
         if n <= 0:
             return
-        frames = self.audio.get(have * HOP, (have + n) * HOP).reshape(n, HOP).astype(np.float64)
-        frames -= frames.mean(axis=1, keepdims=True)
-        e = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-20)
+        e = frame_energy_db(self.audio.get(have * HOP, (have + n) * HOP))
         # reference: decaying maximum of the (causal) 5-frame median energy
         hist = self.energy[-4:]
         ext = np.concatenate([hist, e])
@@ -268,7 +244,8 @@ class Segmenter:
         lo, hi = a - self.floor_back, b + self.look  # window span for all t in [a, b)
         padded = np.full(hi - lo, np.inf)
         s, e = max(lo, f0), min(hi, n_frames)
-        padded[s - lo:e - lo] = E[s - f0:e - f0]
+        known = E[s - f0:e - f0]
+        padded[s - lo:e - lo] = np.where(known < DIGITAL_SILENCE_DB, np.inf, known)  # digital silence is no floor
         floor = sliding_window_view(padded, self.floor_back + self.look + 1).min(axis=1)[: b - a]
         ref = self.ref[np.minimum(np.arange(a, b) + self.look, n_frames - 1) - f0]
         thr = np.maximum(np.maximum(ref - self.threshold_db, floor + FLOOR_MARGIN_DB), ABS_FLOOR_DB)
@@ -289,7 +266,8 @@ class Segmenter:
             self.last_speech = t
             self.n_speech += 1
         elif t - self.last_speech >= self.min_silence_frames:
-            end = min((self.last_speech + 1) * HOP + self.pad_samples, self.seg_start + self.max_samples)
+            end = min((self.last_speech + 1) * HOP + self.pad_samples, self.seg_start + self.max_samples,
+                      self.audio.end)
             self._emit(self.seg_start, end, self.n_speech, out)
             self.open = False
             return
@@ -312,7 +290,12 @@ class Segmenter:
     def _emit(self, start: int, end: int, n_speech: int, out: list[Segment]) -> None:
         if n_speech < self.min_speech_frames or end <= start:
             return
-        out.append(Segment(start / SAMPLE_RATE, end / SAMPLE_RATE, self.audio.get(start, end).copy()))
+        a, b = start // HOP, start // HOP + (end - start) // HOP  # the segment's whole frames
+        speech = np.zeros(b - a, bool)
+        known_a, known_b = max(a, self.f0), min(b, self.f0 + len(self.speech))  # decided by now
+        if known_b > known_a:
+            speech[known_a - a:known_b - a] = self.speech[known_a - self.f0:known_b - self.f0]
+        out.append(Segment(start / SAMPLE_RATE, end / SAMPLE_RATE, self.audio.get(start, end).copy(), speech))
         self.prev_end = end
 
     def _trim(self) -> None:
@@ -325,14 +308,17 @@ class Segmenter:
             keep = self.audio.end
         self.audio.drop_before(keep)
         f_keep = self.next_frame - max(self.floor_back, self.split_back) - 1
+        if self.open:  # the open segment's speech decisions travel with it
+            f_keep = min(f_keep, self.seg_start // HOP)
         if f_keep > self.f0:
             k = f_keep - self.f0
             self.energy, self.ref, self.speech = self.energy[k:], self.ref[k:], self.speech[k:]
             self.f0 = f_keep
 
 
-def segment_stream(chunks: Iterable[np.ndarray], max_seconds: float = 20.0, min_silence: float = 0.3,
-                   threshold_db: float = 35.0, pad: float = 0.15, min_speech: float = 0.1) -> Iterator[Segment]:
+def segment_stream(chunks: Iterable[np.ndarray], max_seconds: float = MAX_SEGMENT_S,
+                   min_silence: float = MIN_SILENCE_S, threshold_db: float = SPEECH_RANGE_DB, pad: float = PAD_S,
+                   min_speech: float = MIN_SPEECH_S) -> Iterator[Segment]:
     """Cut a stream of 16 kHz float32 chunks (any sizes) into speech :class:`Segment` s, online.
 
     ``max_seconds``: longest segment (longer speech is split at a quiet frame, without gap);
@@ -348,6 +334,27 @@ def segment_stream(chunks: Iterable[np.ndarray], max_seconds: float = 20.0, min_
     yield from seg.flush()
 
 
-def segment_file(path: str | os.PathLike, block_seconds: float = 10.0, **kw) -> Iterator[Segment]:
+def segment_file(path, block_seconds: float = 10.0, **kw) -> Iterator[Segment]:
     """``segment_stream(stream_audio(path), **kw)``: the speech segments of a file of any duration."""
+    from .audio import stream_audio
     return segment_stream(stream_audio(path, block_seconds=block_seconds), **kw)
+
+
+def speech_bounds(wave: np.ndarray, margin_s: float = 0.1) -> tuple[int, int]:
+    """(start, end) sample indices of a 16 kHz clip without its leading and trailing silence, as
+    the detector sees it: from its first speech segment's start to its last one's end, each padded
+    by ``margin_s``. A clip where no speech is found (digital silence, pure noise) is kept whole."""
+    seconds = len(wave) / SAMPLE_RATE
+    if seconds < 0.05:
+        return 0, len(wave)
+    max_seconds = max(1.0, seconds + 1.0, 4 * margin_s, 2 * MIN_SILENCE_S)  # never split a clip
+    segs = list(segment_stream([wave], max_seconds=max_seconds, pad=margin_s, min_speech=0.0))
+    if not segs:
+        return 0, len(wave)
+    return round(segs[0].start * SAMPLE_RATE), round(segs[-1].end * SAMPLE_RATE)
+
+
+def trim_silence(wave: np.ndarray, margin_s: float = 0.1) -> np.ndarray:
+    """``wave`` (16 kHz) without its leading and trailing silence (see :func:`speech_bounds`)."""
+    start, end = speech_bounds(wave, margin_s)
+    return wave[start:end]

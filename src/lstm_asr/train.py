@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from .augment import AugmentConfig, WaveAugmenter, draw_warps, spec_augment
 from .checkpoint import load_model_files, load_trainer_state, resolve_model, save_model, save_trainer_state
-from .data import AudioDataset, bucket_batches, collate, read_manifest
+from .data import AudioDataset, bucket_batches, collate, load_waves, read_manifest
 from .errors import ConfigError, check_keys
 from .features import FeatureConfig, FilterBank, global_stats
 from .metrics import cer, sentence_accuracy, wer
@@ -89,15 +89,28 @@ class RunConfig:
         try:
             d = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except OSError as e:
-            raise ConfigError(f"{path}: cannot read config ({e.strerror})") from None
+            raise ConfigError(f"{path}: cannot read config ({e.strerror or e})") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start + 1}); save the config as UTF-8") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(d, dict):
+            raise ConfigError(f"{path}: a config is a mapping of sections (features, model, augment, train), "
+                              f"not a {type(d).__name__}")
         for item in overrides:
             key, sep, value = item.partition("=")
-            if not sep or "." not in key:
-                raise ConfigError(f"override {item!r}: expected section.key=value")
-            section, name = key.split(".", 1)
-            d.setdefault(section, {})[name] = yaml.safe_load(value)
+            section, _, name = key.strip().partition(".")
+            if not sep or not section or not name:
+                raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+            try:
+                parsed = yaml.safe_load(value)
+            except yaml.YAMLError as e:
+                raise ConfigError(f"--set {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
+            if d.get(section) is None:
+                d[section] = {}
+            if not isinstance(d[section], dict):
+                raise ConfigError(f"--set {item!r}: {section} is not a section of name: value")
+            d[section][name] = parsed
         return cls.from_dict(d)
 
     def to_dict(self) -> dict:
@@ -195,7 +208,10 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
             log(f"stopping: time limit of {cfg.train.max_minutes} minutes reached")
             break
     bar.close()
-    return run.run_dir / "best"
+    best = run.run_dir / "best"
+    if not (best / "config.json").is_file():  # never name a model that is not there
+        raise ConfigError(f"{run.run_dir}: no model was saved (epochs {start_epoch}..{cfg.train.epochs} ran none)")
+    return best
 
 
 def _read_utterances(paths: list, on_error: str, log) -> list:
@@ -253,6 +269,11 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
 
     train_utts = _read_utterances(tc.manifests, tc.on_bad_line, log)
     dev_all = _read_utterances([tc.dev], tc.on_bad_line, log) if tc.dev else []
+    # the audio, read once (an unreadable file under on_bad_line: skip is reported and left out)
+    train_utts, train_waves = load_waves(train_utts, tc.on_bad_line, progress, log)
+    dev_all, dev_waves = load_waves(dev_all, tc.on_bad_line, progress, log)
+    if not train_utts:
+        raise ConfigError(f"{', '.join(map(str, tc.manifests))}: no training utterance with readable audio")
     start_state = None  # the weights to start from: the checkpoint resumed, or the model fine-tuned
     if resume:
         vocab = Vocabulary.load(last / "vocab.json")
@@ -282,17 +303,16 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
         raise ConfigError(f"{bad.audio}: transcript {bad.text!r} uses units the model {tc.init} cannot output "
                           "(train.extend_vocab: true adds them)")
     dev_utts = [u for u in dev_all if usable(u)]
+    dev_waves = [w for u, w in zip(dev_all, dev_waves) if usable(u)]
     if len(dev_utts) < len(dev_all):
         log(f"{tc.dev}: {len(dev_all) - len(dev_utts)} dev utterance(s) use units unseen in training; left out")
     cfg.model.num_outputs = len(vocab)
     cfg.model.input_size = cfg.features.n_mels
 
     target = (lambda u: vocab.index[u.text]) if classifier else (lambda u: vocab.encode(u.text))
-    train_set = AudioDataset(train_utts, target, WaveAugmenter(cfg.augment), seed=tc.seed)
-    dev_set = AudioDataset(dev_utts, target)
-    for i in tqdm(range(len(train_set) + len(dev_set)), desc="loading audio", disable=not progress, leave=False):
-        (train_set.wave(i) if i < len(train_set) else dev_set.wave(i - len(train_set)))
-    if cfg.features.normalize == "global" and cfg.features.global_mean is None:
+    train_set = AudioDataset(train_utts, target, WaveAugmenter(cfg.augment), seed=tc.seed, waves=train_waves)
+    dev_set = AudioDataset(dev_utts, target, waves=dev_waves)
+    if cfg.features.normalize in ("global", "causal") and cfg.features.global_mean is None:
         _set_global_stats(cfg.features, train_set, tc.stats_utterances, tc.seed)
         log(f"global feature statistics from {min(len(train_set), tc.stats_utterances)} training utterances")
 

@@ -1,29 +1,31 @@
 """The recognizer: a loaded model that turns audio (files or arrays) into text.
 
+One pipeline for every input: reader (:mod:`.audio`) -> speech segmenter (:mod:`.segment`) ->
+features -> model -> decoder -> word timing. A short clip is a stream with one segment.
+
     >>> import lstm_asr
-    >>> model = lstm_asr.load_model()                    # the bundled default (digits)
+    >>> model = lstm_asr.load_model()                    # the bundled default (digits-commands)
     >>> model.transcribe("clip.wav").text
     'three one four'
     >>> model.transcribe("clip.wav", options=DecodeOptions(words=["one", "two"])).text  # this call only
     >>> model.set_decoding(beam_size=16, words=["one", "two", "three"])   # every later call
-    >>> for seg in model.transcribe_long("meeting.flac"):  # hours of audio, flat memory
+    >>> for seg in model.transcribe_segments("meeting.flac"):  # hours of audio, flat memory
     ...     print(seg.start, seg.end, seg.text)
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
-from pathlib import Path
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, frame_energy_db, load_audio, speech_bounds, to_model_input
+from .audio import read_stream
 from .checkpoint import load_model_files, resolve_model
-from .data import bucket_batches, pad_waves
+from .data import pad_waves
 from .decoding import BeamSearchDecoder, GreedyDecoder, word_spans
-from .errors import ConfigError, check_keys
+from .errors import AsrError, ConfigError, check_keys
+from .segment import MAX_SEGMENT_S, Segment, Segmenter
 from .features import FeatureConfig, FilterBank
 from .model import AcousticModel, ModelConfig, resolve_device
 from .text import Vocabulary
@@ -34,7 +36,9 @@ class DecodeOptions:
     """How posteriors become text: the one place that holds every decoding default, built alike
     by the CLI, the Python API and the server. Nothing set is greedy decoding; a word list, an
     LM, hotwords or n-best switch prefix beam search on with ``AUTO_BEAM`` beams unless
-    ``beam_size`` says otherwise."""
+    ``beam_size`` says otherwise. ``beam_size=1`` is greedy decoding (one path, the best unit per
+    frame): a word list, LM, hotwords or n-best cannot steer a single path, so with those it is
+    refused. Values are checked (types, ranges, finite numbers) when a recognizer takes them."""
     AUTO_BEAM: ClassVar[int] = 8          # beams when a search is asked for without a beam size
     HOTWORD_BONUS: ClassVar[float] = 3.0  # natural-log bonus of a hotword given without one
     beam_size: int | None = None        # None: 1, or AUTO_BEAM when the options below need a search
@@ -75,8 +79,9 @@ class Transcript:
     duration: float                     # seconds of input audio (of this segment, for long audio)
     words: list[dict] = field(default_factory=list)   # {"word", "start", "end", "confidence"}, seconds
     nbest: list[dict] = field(default_factory=list)   # {"text", "score"} when more than one was asked for
-    start: float = 0.0                  # segment start in the file (long audio)
+    start: float = 0.0                  # segment start in the input (seconds)
     end: float = 0.0
+    segments: list["Transcript"] = field(default_factory=list)  # a whole input's speech segments
 
     def __str__(self):
         return self.text
@@ -95,7 +100,6 @@ class Recognizer:
             raise ConfigError(f"{name}: vocabulary has {len(vocab)} units but the model {self.model_config.num_outputs}")
         self.config = config
         self.vocab = vocab
-        self.trim = bool(config.get("trim_silence", True))
         self.fbank = FilterBank(self.feature_config)
         self.model = AcousticModel(self.model_config)
         if state_dict is not None:
@@ -142,7 +146,15 @@ class Recognizer:
         return self
 
     def _checked(self, opts: DecodeOptions) -> DecodeOptions:
-        """Validate options against this model (words it can spell, an LM that loads) once."""
+        """Validate options (types and ranges; against this model: words it can spell, an LM that
+        loads) once."""
+        from .validate import check_fields
+        if not isinstance(opts, DecodeOptions):
+            raise ConfigError(f"options must be a DecodeOptions, not {type(opts).__name__}")
+        check_fields(vars(opts), DecodeOptions, "decoding option")
+        if opts.beam_size == 1 and opts.searches:
+            raise ConfigError("beam size 1 is greedy decoding (one path): a word list, LM, hotwords or n-best "
+                              "need a beam of 2 or more")
         for w in list(opts.words or []) + list(opts.hotwords or {}):
             missing = self.vocab.unknown(w)
             if missing:
@@ -154,27 +166,43 @@ class Recognizer:
             self._lms[opts.lm] = NgramLM.load(opts.lm)
         return opts
 
-    # -- the pipeline -----------------------------------------------------------------------
-    def _load(self, audio, sample_rate: int | None) -> np.ndarray:
-        return load_audio(audio) if isinstance(audio, (str, Path)) else to_model_input(audio, sample_rate)
+    # -- the pipeline: reader -> speech segmenter -> features -> model -> decoder -> word timing ----
+    #
+    # Every input takes this one road. A clip of one second is a stream with one segment; an hour of
+    # audio is a stream with many. `transcribe`, `transcribe_segments`, `transcribe_many` (evaluation)
+    # and the streaming recogniser differ only in where the audio comes from and where text goes.
 
-    def _bounds(self, wave: np.ndarray) -> tuple[int, int]:
-        return speech_bounds(wave) if self.trim else (0, len(wave))
+    def segmenter(self, max_seconds: float = MAX_SEGMENT_S) -> Segmenter:
+        """A fresh speech segmenter, as every recognition path uses it."""
+        return Segmenter(max_seconds=max_seconds)
 
     @torch.inference_mode()
     def posteriors(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """16 kHz waves (already trimmed) -> CTC log-probs (B, T', V) and lengths (B,), or class
-        logits (B, C)."""
+        """16 kHz waves -> CTC log-probs (B, T', V) and lengths (B,), or class logits (B, C)."""
         batch, lengths = pad_waves(waves)
         feats, flen = self.fbank(batch.to(self.device), lengths.to(self.device))
         out, olen, _ = self.model(feats, flen.clamp(min=1))
         return out.float().cpu(), olen.cpu()
 
-    def _decode(self, out: torch.Tensor, length: int, offset: float, opts: DecodeOptions,
-                words: bool = True) -> tuple[str, list[dict], list[dict]]:
-        """One utterance's model output (CTC: (T', V) log-probs of which ``length`` frames are
-        real; classifier: (C,) logits) -> text, word spans (offset added; none unless ``words``),
-        n-best list."""
+    def decode_segments(self, segments: list[Segment], options: DecodeOptions | None = None) -> list[Transcript]:
+        """Speech segments -> one Transcript each (times in seconds of the stream), in one batch:
+        features -> model -> decoder -> word timing (from the segment's own speech decisions)."""
+        if not segments:
+            return []
+        opts = self._options(options)
+        out, olen = self.posteriors([s.audio for s in segments])
+        result = []
+        for j, seg in enumerate(segments):
+            text, words, nbest = self._decode(out[j], int(olen[j]), seg.start, opts)
+            if seg.speech is not None:
+                widen_word_spans(words, seg.speech, seg.start)
+            result.append(Transcript(text, seg.duration, words, nbest, seg.start, seg.end))
+        return result
+
+    def _decode(self, out: torch.Tensor, length: int, offset: float,
+                opts: DecodeOptions) -> tuple[str, list[dict], list[dict]]:
+        """One segment's model output (CTC: (T', V) log-probs of which ``length`` frames are real;
+        classifier: (C,) logits) -> text, word spans (``offset`` added), n-best list."""
         if self.is_classifier:
             k = int(out.argmax(-1))
             return self.vocab.units[k], [], []
@@ -196,7 +224,7 @@ class Recognizer:
             ids, frames, text = hyps[0].ids, hyps[0].frames, hyps[0].text
             if o.nbest > 1:
                 nbest = [{"text": h.text, "score": round(h.score, 3)} for h in hyps]
-        spans = word_spans(ids, frames, self.vocab, self.frame_seconds, out) if words else []
+        spans = word_spans(ids, frames, self.vocab, self.frame_seconds, out)
         for w in spans:
             w["start"] = round(w["start"] + offset, 3)
             w["end"] = round(w["end"] + offset, 3)
@@ -205,74 +233,161 @@ class Recognizer:
     def _options(self, options: DecodeOptions | None) -> DecodeOptions:
         return self.options if options is None else self._checked(options)
 
-    def transcribe(self, audio, sample_rate: int | None = None, options: DecodeOptions | None = None) -> Transcript:
-        """A file path, or a (S,) / (S, channels) array at ``sample_rate`` (None: 16 kHz) -> Transcript
-        with text, duration, word timestamps (seconds from the start of the input) and n-best."""
-        wave = self._load(audio, sample_rate)
-        return self._transcribe_wave(wave, 0.0, self._options(options))
+    def _events(self, sources, sample_rate, opts: DecodeOptions, batch_seconds: float,
+                max_seconds: float) -> Iterator[tuple[int, object]]:
+        """The pipeline over several inputs, in order: yields ``(i, Transcript)`` for each segment of
+        input ``i``, then ``(i, seconds)`` (its duration) when it has ended, or ``(i, AsrError)`` when
+        it cannot be read (after the segments already yielded). Segments of consecutive inputs
+        share model batches of up to ``batch_seconds`` of audio (0: each segment alone, as soon as
+        it closes); memory stays flat whatever the inputs' durations."""
+        queue: list[list] = []          # [i, Segment | Transcript | float | AsrError], in order
+        waiting: list[list] = []        # queue entries whose segment is not decoded yet
+        batched = 0.0
 
-    def _transcribe_wave(self, wave: np.ndarray, start: float, opts: DecodeOptions) -> Transcript:
-        a, b = self._bounds(wave)
-        out, olen = self.posteriors([wave[a:b]])
-        text, words, nbest = self._decode(out[0], int(olen[0]), start + a / SAMPLE_RATE, opts)
-        refine_word_spans(words, wave, start)
-        duration = len(wave) / SAMPLE_RATE
-        return Transcript(text, duration, words, nbest, start, start + duration)
+        def run_batch():
+            nonlocal batched
+            for entry, t in zip(waiting, self.decode_segments([e[1] for e in waiting], opts)):
+                entry[1] = t
+            waiting.clear()
+            batched = 0.0
+
+        def ready():
+            while queue and not isinstance(queue[0][1], Segment):
+                yield tuple(queue.pop(0))
+
+        for i, source in enumerate(sources):
+            seg = self.segmenter(max_seconds)
+            try:
+                for chunk in read_stream(source, sample_rate):
+                    pieces = seg.feed(chunk)
+                    for s in pieces:
+                        entry = [i, s]
+                        queue.append(entry)
+                        waiting.append(entry)
+                        batched += s.duration
+                        if batched >= batch_seconds:
+                            run_batch()
+                    if pieces:
+                        yield from ready()
+                for s in seg.flush():
+                    entry = [i, s]
+                    queue.append(entry)
+                    waiting.append(entry)
+                    batched += s.duration
+                queue.append([i, seg.seconds_fed])
+            except AsrError as e:
+                dropped = [e2 for e2 in waiting if e2[0] == i]
+                waiting[:] = [e2 for e2 in waiting if e2[0] != i]
+                queue[:] = [e2 for e2 in queue if not any(e2 is d for d in dropped)]
+                queue.append([i, e])
+            if batched >= batch_seconds:
+                run_batch()
+            yield from ready()
+        run_batch()
+        yield from ready()
+
+    def transcribe_segments(self, audio, sample_rate: int | None = None, options: DecodeOptions | None = None,
+                            max_seconds: float = MAX_SEGMENT_S) -> Iterator[Transcript]:
+        """Any input (a path, or an array at ``sample_rate``), of any duration, in flat memory:
+        one Transcript per speech segment as soon as it is recognised, ``start``/``end`` in seconds
+        from the start of the input. Raises :class:`AudioError` when the input cannot be read
+        (possibly after some segments)."""
+        for _, item in self._events([audio], sample_rate, self._options(options), 0.0, max_seconds):
+            if isinstance(item, AsrError):
+                raise item
+            if isinstance(item, Transcript):
+                yield item
+
+    transcribe_long = transcribe_segments  # the name of earlier releases
+
+    def transcribe(self, audio, sample_rate: int | None = None, options: DecodeOptions | None = None,
+                   max_seconds: float = MAX_SEGMENT_S, on_segment=None, progress=None) -> Transcript:
+        """A file path, or a (S,) / (S, channels) array at ``sample_rate`` (None: 16 kHz) -> one
+        Transcript: its segments' texts joined, word timestamps in seconds from the start of the
+        input, and (for one segment) the n-best list. ``on_segment(Transcript)`` is called as each
+        segment is recognised, ``progress(seconds)`` with the audio done. Raises :class:`AudioError`."""
+        parts: list[Transcript] = []
+        for _, item in self._events([audio], sample_rate, self._options(options), 0.0, max_seconds):
+            if isinstance(item, AsrError):
+                raise item
+            if isinstance(item, Transcript):
+                parts.append(item)
+                if on_segment is not None:
+                    on_segment(item)
+                if progress is not None:
+                    progress(item.end)
+            else:
+                return join_segments(parts, item)
+        raise AssertionError("the pipeline ended without the input's end")  # pragma: no cover
+
+    def transcribe_many(self, sources, sample_rate: int | None = None, options: DecodeOptions | None = None,
+                        batch_seconds: float = 60.0, max_seconds: float = MAX_SEGMENT_S
+                        ) -> Iterator[tuple[int, Transcript | AsrError]]:
+        """Many inputs (paths or arrays) -> ``(index, Transcript)`` or ``(index, AudioError)`` for
+        each, in order; segments of neighbouring inputs share model batches of up to
+        ``batch_seconds`` of audio (faster for many short clips; the same texts)."""
+        parts: list[Transcript] = []
+        for i, item in self._events(sources, sample_rate, self._options(options), batch_seconds, max_seconds):
+            if isinstance(item, Transcript):
+                parts.append(item)
+                continue
+            yield i, (item if isinstance(item, AsrError) else join_segments(parts, item))
+            parts = []
 
     def transcribe_waves(self, waves: list[np.ndarray], batch_seconds: float = 60.0,
                          options: DecodeOptions | None = None) -> list[str]:
-        """16 kHz waves -> texts, batched by similar length (what evaluation uses)."""
-        opts = self._options(options)
-        waves = [w[slice(*self._bounds(w))] for w in waves]
-        texts: list[str] = [""] * len(waves)
-        seconds = [len(w) / SAMPLE_RATE for w in waves]
-        for batch in bucket_batches(seconds, batch_seconds, shuffle=False, max_batch=len(waves)):
-            out, olen = self.posteriors([waves[i] for i in batch])
-            for j, i in enumerate(batch):
-                texts[i] = self._decode(out[j], int(olen[j]), 0.0, opts, words=False)[0]
-        return texts
-
-    def transcribe_long(self, path, max_seconds: float = 20.0, progress=None,
-                        options: DecodeOptions | None = None) -> Iterator[Transcript]:
-        """Hours of audio with flat memory: the file is streamed, cut at pauses into segments of at
-        most ``max_seconds`` (energy voice-activity detection), and each segment transcribed;
-        yields one Transcript per segment with ``start``/``end`` in seconds from the file start.
-        ``progress`` is called with the seconds of audio done after each segment."""
-        from .segment import segment_file
-        opts = self._options(options)
-        for seg in segment_file(path, max_seconds=max_seconds):
-            t = self._transcribe_wave(seg.audio, seg.start, opts)
-            if progress is not None:
-                progress(seg.end)
-            if t.text:
-                yield t
+        """16 kHz waves -> texts (what training's dev evaluation uses): :meth:`transcribe_many`."""
+        return [t.text for _, t in self.transcribe_many(waves, None, options, batch_seconds)]
 
 
-def refine_word_spans(words: list[dict], wave: np.ndarray, offset: float, floor_db: float = 35.0,
-                      max_move_s: float = 0.3) -> None:
+def join_segments(parts: list[Transcript], duration: float) -> Transcript:
+    """The Transcript of a whole input from those of its segments."""
+    return Transcript(" ".join(t.text for t in parts if t.text), duration,
+                      [w for t in parts for w in t.words], joint_nbest([t.nbest for t in parts]),
+                      0.0, duration, list(parts))
+
+
+def joint_nbest(lists: list[list[dict]]) -> list[dict]:
+    """The k best texts of a whole input from the k best of each of its segments (decoded
+    independently, so a joint score is the sum of the segments' scores): lists are merged pairwise,
+    keeping the k best sums, which is exact. Equal texts have their probabilities added."""
+    if not lists or not all(lists):
+        return []
+    k = len(lists[0])
+    best = [("", 0.0)]
+    for options in lists:
+        merged: dict[str, float] = {}
+        for text, score in best:
+            for h in options:
+                joined = f"{text} {h['text']}".strip()
+                merged[joined] = float(np.logaddexp(merged[joined], score + h["score"])) if joined in merged \
+                    else score + h["score"]
+        best = sorted(merged.items(), key=lambda x: -x[1])[:k]
+    return [{"text": t, "score": round(s, 3)} for t, s in best]
+
+
+def widen_word_spans(words: list[dict], speech: np.ndarray, offset: float, max_move_s: float = 0.3) -> None:
     """Move CTC word boundaries to the acoustic edges of the words, in place.
 
     CTC emits a word's letters as short spikes, the last one often well before the word fades
-    out. Each word is widened over the neighbouring 10 ms frames whose energy is within
-    ``floor_db`` of the word's loudest frame, never into the previous or next word and by at
-    most ``max_move_s`` on each side (so a noisy recording cannot smear a word into the noise).
-    ``wave`` starts at ``offset`` seconds; word times are in seconds."""
+    out. Each word is widened over the neighbouring 10 ms frames that the speech detector marked
+    as speech (``speech``, one flag per frame from ``offset`` seconds), never into the previous or
+    next word and by at most ``max_move_s`` on each side."""
     if not words:
         return
-    energy = frame_energy_db(wave)
-    n = len(energy)
+    n = len(speech)
     frame = lambda t: min(n, max(0, int(round((t - offset) * 100))))  # noqa: E731
     spans = [[frame(w["start"]), max(frame(w["end"]), frame(w["start"]) + 1)] for w in words]
+    move = int(100 * max_move_s)
     for k, (s, e) in enumerate(spans):
         prev_end = spans[k - 1][1] if k else 0
         next_start = spans[k + 1][0] if k + 1 < len(spans) else n
         if s >= n:
             continue
-        threshold = energy[s:e].max() - floor_db
-        last, first = min(next_start, e + int(100 * max_move_s)), max(prev_end, s - int(100 * max_move_s))
-        while e < last and energy[e] > threshold:
+        last, first = min(next_start, e + move), max(prev_end, s - move)
+        while e < last and speech[e]:
             e += 1
-        while s > first and energy[s - 1] > threshold:
+        while s > first and speech[s - 1]:
             s -= 1
         spans[k] = [s, e]
         words[k]["start"] = round(offset + s / 100, 3)

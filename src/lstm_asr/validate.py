@@ -1,0 +1,354 @@
+"""The one validation layer: every value from outside (a command-line option, a config field, an
+API argument) is checked here, once, at the edge; the stages behind it trust what they are given.
+
+Each checker returns the value in its proper type or raises :class:`Invalid`, whose message names
+the value and says what was expected: ``"beam_size must be an integer in 1..1024, not 0"``.
+Callers turn that into their own kind of error:
+
+- :func:`arg_int`, :func:`arg_float`, ... make argparse ``type=`` functions: a bad option value is
+  a usage error (exit 2) whose one line names the option;
+- :func:`check_fields` checks a config section (YAML, ``config.json``, ``--set``) against its
+  dataclass: the type of every field (from its annotation) and the ranges in :data:`RANGES`;
+- :func:`sample_rate` checks the API's ``sample_rate`` argument.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import numbers
+import typing
+
+MIN_SAMPLE_RATE = 1_000
+MAX_SAMPLE_RATE = 384_000
+MAX_THREADS = 256       # torch/OpenMP threads: more is never useful and very many crash libgomp
+MAX_BEAM = 1024
+MAX_NBEST = 100
+
+
+class Invalid(ValueError):
+    """A value that is not accepted: ``str(e)`` is ``"NAME must be EXPECTED, not VALUE"``."""
+
+    def __init__(self, name: str, expected: str, value):
+        self.name, self.expected, self.value = name, expected, value
+        super().__init__(f"{name} {self.reason}" if name else self.reason)
+
+    @property
+    def reason(self) -> str:
+        return f"must be {self.expected}, not {_show(self.value)}"
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_bool(value) -> bool:
+    return isinstance(value, bool) or type(value).__name__ == "bool_"  # numpy's bool too
+
+
+def _range(lo=None, hi=None, lo_open: bool = False, hi_open: bool = False) -> str:
+    if lo is not None and hi is not None and not lo_open and not hi_open:
+        return f" in {lo}..{hi}"
+    parts = ([f"{'>' if lo_open else '>='} {lo}"] if lo is not None else []) + \
+            ([f"{'<' if hi_open else '<='} {hi}"] if hi is not None else [])
+    return " " + " and ".join(parts) if parts else ""
+
+
+def _outside(v, lo, hi, lo_open=False, hi_open=False) -> bool:
+    return ((lo is not None and (v <= lo if lo_open else v < lo))
+            or (hi is not None and (v >= hi if hi_open else v > hi)))
+
+
+def integer(value, name: str = "", lo: int | None = None, hi: int | None = None) -> int:
+    """``value`` as an int (a bool is not one) within ``lo..hi``."""
+    expected = "an integer" + _range(lo, hi)
+    if _is_bool(value) or not isinstance(value, numbers.Integral) or _outside(int(value), lo, hi):
+        raise Invalid(name, expected, value)
+    return int(value)
+
+
+def real(value, name: str = "", lo: float | None = None, hi: float | None = None,
+         lo_open: bool = False, hi_open: bool = False) -> float:
+    """``value`` as a finite float (ints accepted, bools and NaN/inf not) within the bounds."""
+    expected = "a finite number" + _range(lo, hi, lo_open, hi_open)
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        raise Invalid(name, expected, value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float
+        raise Invalid(name, expected, value) from None
+    if not math.isfinite(v) or _outside(v, lo, hi, lo_open, hi_open):
+        raise Invalid(name, expected, value)
+    return v
+
+
+def sample_rate(value, name: str = "sample_rate") -> int:
+    """A sample rate in Hz: a whole number in 1 kHz..384 kHz (16 meaning kHz, True, "16000",
+    [16000], NaN are all refused)."""
+    expected = f"a sample rate in Hz, a whole number in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE}"
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        raise Invalid(name, expected, value)
+    if isinstance(value, numbers.Integral):
+        v = int(value)
+    else:
+        f = float(value)
+        if not math.isfinite(f) or f != int(f):
+            raise Invalid(name, expected, value)
+        v = int(f)
+    if _outside(v, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE):
+        if 0 < v and not _outside(v * 1000, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE):
+            expected += f" (for {v} kHz write {v * 1000})"
+        raise Invalid(name, expected, value)
+    return v
+
+
+def text(value, name: str = "", empty: bool = False) -> str:
+    """A string (non-blank unless ``empty``)."""
+    if not isinstance(value, str) or (not empty and not value.strip()):
+        raise Invalid(name, "a string" if empty else "a non-empty string", value)
+    return value
+
+
+def choice(value, name: str, options) -> str:
+    if value not in options:
+        raise Invalid(name, "one of " + ", ".join(map(repr, options)), value)
+    return value
+
+
+# ---- argparse type= functions ----------------------------------------------------------------
+def _arg(parse, check, kind: str):
+    def convert(s: str):
+        try:
+            value = parse(s.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(Invalid("", kind, s).reason) from None
+        try:
+            return check(value)
+        except Invalid as e:
+            raise argparse.ArgumentTypeError(Invalid("", e.expected, s).reason) from None
+    convert.__name__ = kind
+    return convert
+
+
+def arg_int(lo: int | None = None, hi: int | None = None):
+    """``type=`` for an integer option within ``lo..hi``."""
+    return _arg(int, lambda v: integer(v, "", lo, hi), "an integer" + _range(lo, hi))
+
+
+def arg_float(lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False):
+    """``type=`` for a finite number option (``nan``/``inf`` refused) within the bounds."""
+    return _arg(float, lambda v: real(v, "", lo, hi, lo_open, hi_open),
+                "a finite number" + _range(lo, hi, lo_open, hi_open))
+
+
+def arg_words(s: str) -> str:
+    """``type=`` for ``--words``: at least one word."""
+    if not s.split():
+        raise argparse.ArgumentTypeError("must list at least one word, not an empty string")
+    return s
+
+
+def arg_hotword(s: str) -> tuple[str, float | None]:
+    """``type=`` for ``--hotword WORD[:BONUS]`` -> (word, bonus or None)."""
+    word, sep, bonus = s.partition(":")
+    word = word.strip()
+    if not word or len(word.split()) != 1:
+        raise argparse.ArgumentTypeError(f"must be one word, optionally with :BONUS, not {s!r}")
+    if not sep:
+        return word, None
+    try:
+        return word, real(float(bonus), "", -100.0, 100.0)
+    except (ValueError, Invalid):
+        raise argparse.ArgumentTypeError(f"{s!r}: the bonus must be a finite number in -100.0..100.0") from None
+
+
+def arg_nonempty(s: str) -> str:
+    """``type=`` for a path or name that must not be empty."""
+    if not s.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return s
+
+
+# ---- config sections -------------------------------------------------------------------------
+_INT, _REAL = "int", "real"
+# section.field -> (kind, lo, hi, lo_open); fields not listed get the check of their annotation only
+RANGES: dict[str, tuple] = {
+    "features.sample_rate": ("rate",),
+    "features.n_mels": (_INT, 1, 1024),
+    "features.frame_length_ms": (_REAL, 0, 1000, True),
+    "features.frame_shift_ms": (_REAL, 0, 1000, True),
+    "features.preemphasis": (_REAL, 0, 1),
+    "features.low_freq": (_REAL, 0, None),
+    "features.high_freq": (_REAL, None, None),
+    "features.global_mean": (_REAL, None, None),
+    "features.global_std": (_REAL, 0, None, True),
+    "model.num_layers": (_INT, 1, 64),
+    "model.hidden_size": (_INT, 1, 65536),
+    "model.dropout": (_REAL, 0, 0.99),
+    "model.conv_channels": (_INT, 1, 65536),
+    "model.num_outputs": (_INT, 0, None),
+    "model.input_size": (_INT, 1, 1024),
+    "augment.noise_prob": (_REAL, 0, 1),
+    "augment.pad_prob": (_REAL, 0, 1),
+    "augment.pad_max_s": (_REAL, 0, 60),
+    "augment.bandlimit_prob": (_REAL, 0, 1),
+    "augment.reverb_prob": (_REAL, 0, 1),
+    "augment.freq_masks": (_INT, 0, 100),
+    "augment.freq_mask_width": (_INT, 0, 1024),
+    "augment.time_masks": (_INT, 0, 100),
+    "augment.time_mask_frac": (_REAL, 0, 1),
+    "augment.speeds": (_REAL, 0, 10, True),
+    "augment.snr_db": (_REAL, None, None),
+    "augment.gain_db": (_REAL, None, None),
+    "augment.rt60": (_REAL, 0, 10),
+    "augment.vtlp": (_REAL, None, None),
+    "train.epochs": (_INT, 1, None),
+    "train.batch_seconds": (_REAL, 0, None, True),
+    "train.max_batch": (_INT, 1, None),
+    "train.lr": (_REAL, 0, 10),
+    "train.weight_decay": (_REAL, 0, None),
+    "train.clip": (_REAL, 0, None, True),
+    "train.warmup": (_REAL, 0, 1),
+    "train.patience": (_INT, 1, None),
+    "train.threads": (_INT, 1, MAX_THREADS),
+    "train.on_bad_line": ("choice", ("stop", "skip")),
+    "train.max_minutes": (_REAL, 0, None),
+    "train.stats_utterances": (_INT, 1, None),
+    "train.manifests": ("paths",),
+    "train.out_dir": ("nonempty",),
+    "decoding.beam_size": (_INT, 1, MAX_BEAM),
+    "decoding.alpha": (_REAL, None, None),
+    "decoding.beta": (_REAL, None, None),
+    "decoding.nbest": (_INT, 1, MAX_NBEST),
+    "decoding.words": ("words",),
+    "decoding.hotwords": ("hotwords",),
+    "decoding.lm": ("nonempty",),
+}
+SECTIONS = {"feature option": "features", "model option": "model", "augment option": "augment",
+            "train option": "train", "decoding option": "decoding", "config section": ""}
+
+
+def check_fields(d: dict, cls, what: str) -> dict:
+    """Check the values of a config mapping ``d`` (keys already known to be fields of the dataclass
+    ``cls``): each must have its field's annotated type and lie in its :data:`RANGES` range.
+    Raises :class:`~lstm_asr.errors.ConfigError` naming ``section.field``. Returns ``d``."""
+    from .errors import ConfigError
+    section = SECTIONS.get(what, what.split()[0])
+    hints = _hints(cls)
+    for key, value in d.items():
+        name = f"{section}.{key}" if section else str(key)
+        hint = hints.get(key)
+        try:
+            if value is None and _allows_none(hint):
+                continue
+            _check_value(value, name, hint, RANGES.get(name))
+        except Invalid as e:
+            raise ConfigError(str(e)) from None
+    return d
+
+
+def _hints(cls) -> dict:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001 - an annotation that cannot be evaluated: check ranges only
+        return {f.name: typing.Any for f in dataclasses.fields(cls)}
+
+
+def _allows_none(hint) -> bool:
+    return hint is type(None) or (typing.get_origin(hint) in (typing.Union, _UnionType)
+                                  and type(None) in typing.get_args(hint))
+
+
+try:
+    from types import UnionType as _UnionType
+except ImportError:  # pragma: no cover
+    _UnionType = typing.Union
+
+
+def _check_value(value, name: str, hint, rule) -> None:
+    if rule is not None:
+        kind = rule[0]
+        if kind in (_INT, _REAL):
+            lo, hi, lo_open = (rule[1:] + (None, None, False))[:3]
+            one = (lambda v, n: integer(v, n, lo, hi)) if kind == _INT else \
+                  (lambda v, n: real(v, n, lo, hi, lo_open))
+            if isinstance(value, list) and _accepts(hint, list):  # e.g. hidden_size per layer, speeds
+                for k, v in enumerate(value):
+                    one(v, f"{name}[{k}]")
+                return
+            if _accepts(hint, list) and not (_accepts(hint, int) or _accepts(hint, float)):
+                raise Invalid(name, "a list of numbers", value)
+            one(value, name)
+            return
+        if kind == "rate":
+            sample_rate(value, name)
+            return
+        if kind == "choice":
+            choice(value, name, rule[1])
+            return
+        if kind == "nonempty":
+            text(value, name)
+            return
+        if kind == "paths":
+            if not isinstance(value, list) or not value:
+                raise Invalid(name, "a list of one or more file paths", value)
+            for k, v in enumerate(value):
+                text(v, f"{name}[{k}]")
+            return
+        if kind == "words":
+            if not isinstance(value, list) or not value or not all(isinstance(w, str) and w.split() for w in value):
+                raise Invalid(name, "a list of one or more words", value)
+            return
+        if kind == "hotwords":
+            if not isinstance(value, dict) or not value:
+                raise Invalid(name, "a mapping of word: bonus", value)
+            for w, b in value.items():
+                text(w, f"{name} key")
+                real(b, f"{name}[{w!r}]", -100.0, 100.0)
+            return
+    if not _conforms(value, hint):
+        raise Invalid(name, _describe(hint), value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Invalid(name, "a finite number", value)
+
+
+def _accepts(hint, kind) -> bool:
+    return any(a is kind or typing.get_origin(a) is kind for a in _alternatives(hint))
+
+
+def _alternatives(hint) -> tuple:
+    if typing.get_origin(hint) in (typing.Union, _UnionType):
+        return typing.get_args(hint)
+    return (hint,)
+
+
+def _conforms(value, hint) -> bool:
+    for h in _alternatives(hint):
+        if h is typing.Any or (dataclasses.is_dataclass(h) and isinstance(h, type)):
+            return True  # nested sections are checked by their own from_dict
+        if h is type(None):
+            if value is None:
+                return True
+            continue
+        origin = typing.get_origin(h) or h
+        if origin is bool:
+            ok = _is_bool(value)
+        elif origin is int:
+            ok = isinstance(value, numbers.Integral) and not _is_bool(value)
+        elif origin is float:
+            ok = isinstance(value, numbers.Real) and not _is_bool(value)
+        elif origin in (list, dict, str):
+            ok = isinstance(value, origin)
+        else:
+            ok = True
+        if ok:
+            return True
+    return False
+
+
+def _describe(hint) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a mapping", type(None): "null"}
+    return " or ".join(names.get(typing.get_origin(h) or h, getattr(h, "__name__", str(h)))
+                       for h in _alternatives(hint))
