@@ -12,6 +12,7 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
 
 from .errors import AsrError, AudioError, ConfigError, ManifestError  # noqa: E402
 from .transcribe import DecodeOptions, Recognizer, Transcript, load_model  # noqa: E402
+from .streaming import StreamingRecognizer  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["load_model", "DecodeOptions", "Recognizer", "Transcript", "AsrError", "AudioError", "ConfigError", "ManifestError"]
+__all__ = ["load_model", "DecodeOptions", "Recognizer", "StreamingRecognizer", "Transcript", "AsrError", "AudioError", "ConfigError", "ManifestError"]

@@ -20,7 +20,8 @@ from torch import Tensor
 from .errors import ConfigError, check_keys
 
 _WINDOWS = ("povey", "hann", "hamming")
-_NORMALIZE = ("utterance", "global", "none")
+_NORMALIZE = ("utterance", "global", "causal", "none")
+ONLINE_NORMALIZE = ("causal", "none")  # computable frame by frame: a model using them can stream
 _LOG_FLOOR = float(np.finfo(np.float32).eps)  # 1.1920929e-07, Kaldi's energy floor before log
 _STD_FLOOR = 1e-5
 _INT16_SCALE = 32768.0
@@ -40,7 +41,10 @@ class FeatureConfig:
     # "utterance": per-utterance mean/variance of each bin over the valid frames;
     # "global": the utterance's level (its mean log-mel over frames and bins) removed, then each bin
     #   standardised with the training set's statistics (global_mean/global_std): keeps a word's own
-    #   spectrum, which per-utterance normalisation subtracts;  "none": raw log-mel
+    #   spectrum, which per-utterance normalisation subtracts;
+    # "causal": as "global", but the level removed from frame t is the mean log-mel of frames 0..t
+    #   only, so it is computed frame by frame (streaming models; see StreamingFeatures) and is, like
+    #   "global", unchanged by the input's gain;  "none": raw log-mel
     normalize: str = "utterance"
     global_mean: list | None = None  # (F,) set by training when normalize == "global"
     global_std: list | None = None   # (F,)
@@ -217,12 +221,16 @@ def normalize(feats: Tensor, lengths: Tensor, cfg: FeatureConfig) -> Tensor:
     "utterance": subtract the per-utterance mean and divide by the (population) std of each bin over
     the valid frames, std floored at 1e-5.  "global": subtract the utterance's level (its mean over
     valid frames and all bins), then ``(x - global_mean) / global_std`` per bin (identity statistics
-    until training has set them).  "none": unchanged.  Padding frames are (and stay) zero.
+    until training has set them).  "causal": as "global" with the level of frame t taken over frames
+    0..t only (:func:`causal_level`).  "none": unchanged.  Padding frames are (and stay) zero.
     """
     if cfg.normalize == "none":
         return feats
     lengths = torch.as_tensor(lengths, device=feats.device)
     mask = (torch.arange(feats.shape[1], device=feats.device) < lengths[:, None])[..., None]  # (B,T,1)
+    if cfg.normalize == "causal":
+        level, _, _ = causal_level(feats)
+        return torch.where(mask, _global_stats_applied(feats - level, cfg), feats.new_zeros(()))
     count = lengths.clamp_min(1).to(feats.dtype)[:, None, None]  # (B, 1, 1)
     feats = torch.where(mask, feats, feats.new_zeros(()))
     mean = feats.sum(1, keepdim=True) / count  # (B, 1, F)
@@ -234,6 +242,24 @@ def normalize(feats: Tensor, lengths: Tensor, cfg: FeatureConfig) -> Tensor:
     centred = torch.where(mask, feats - mean, feats.new_zeros(()))
     std = (centred.pow(2).sum(1, keepdim=True) / count).sqrt().clamp_min(_STD_FLOOR)
     return centred / std
+
+
+def causal_level(feats: Tensor, level_sum: float = 0.0, count: int = 0) -> tuple[Tensor, float, int]:
+    """(B, T, F) raw log-mel -> (B, T, 1) the running level: at frame t the mean log-mel over bins
+    and frames 0..t, preceded by ``count`` earlier frames whose per-frame levels sum to
+    ``level_sum`` (what a stream carries; B = 1 then). Computed in float64, so a stream cut into
+    chunks gets the values of the whole. Also returns the new ``level_sum`` and ``count``."""
+    level = feats.double().mean(-1)  # (B, T)
+    total = level.cumsum(1) + level_sum
+    n = count + torch.arange(1, feats.shape[1] + 1, device=feats.device, dtype=torch.float64)
+    new_sum = float(total[0, -1]) if feats.shape[1] else level_sum
+    return (total / n).to(feats.dtype)[..., None], new_sum, count + feats.shape[1]
+
+
+def _global_stats_applied(x: Tensor, cfg: FeatureConfig) -> Tensor:
+    if cfg.global_mean is None:
+        return x
+    return (x - x.new_tensor(cfg.global_mean)) / x.new_tensor(cfg.global_std).clamp_min(_STD_FLOOR)
 
 
 def global_stats(feats: list[Tensor]) -> tuple[list[float], list[float]]:
@@ -278,3 +304,41 @@ class StreamingFbank:
         feats, _ = self._fbank.raw(self._buffer[None], torch.tensor([self._buffer.numel()]))
         self._buffer = self._buffer[n * self.cfg.hop_length:]
         return feats[0]
+
+
+def check_online(cfg: FeatureConfig) -> None:
+    """ConfigError unless ``cfg``'s normalisation can be computed frame by frame (chunked use)."""
+    if cfg.normalize not in ONLINE_NORMALIZE:
+        raise ConfigError(
+            f"features.normalize={cfg.normalize!r} needs the whole utterance (its mean over all "
+            f"frames), so it cannot be computed chunk by chunk; streaming needs a model trained with "
+            f"normalize: {' or '.join(ONLINE_NORMALIZE)} (or run the model on whole segments)")
+
+
+class StreamingFeatures:
+    """Waveform chunks -> normalised features, the online twin of :class:`FilterBank`.
+
+    ``accept(chunk)`` takes (n,) float32 samples in [-1, 1] (any n) and returns the (n_new, F)
+    normalised frames they completed; the concatenation of all outputs equals
+    ``FilterBank(cfg)(whole)`` (within float rounding). Only normalisations in
+    :data:`ONLINE_NORMALIZE` can be streamed: others raise :class:`ConfigError` here."""
+
+    def __init__(self, cfg: FeatureConfig | None = None):
+        self.cfg = cfg or FeatureConfig()
+        check_online(self.cfg)
+        self._fbank = StreamingFbank(self.cfg)
+        self._level_sum, self._count = 0.0, 0
+
+    @property
+    def frames(self) -> int:
+        """Frames produced so far."""
+        return self._count
+
+    def accept(self, chunk) -> Tensor:
+        raw = self._fbank.accept(chunk)  # (n, F)
+        n = raw.shape[0]
+        if self.cfg.normalize == "none":
+            self._count += n
+            return raw
+        level, self._level_sum, self._count = causal_level(raw[None], self._level_sum, self._count)
+        return _global_stats_applied(raw - level[0], self.cfg)

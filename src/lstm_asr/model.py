@@ -3,7 +3,9 @@
 Shapes: features (B, T, F) with lengths (B,) -> CTC log-probabilities (B, T', V) with T' = ceil(T / s)
 for subsampling s in {1, 2, 4}, or classifier logits (B, C). The subsampling convolutions are causal
 (they look only at past frames) and every recurrent layer accepts and returns its state, so a
-unidirectional model can run chunk by chunk with carried LSTM state.
+unidirectional CTC model runs chunk by chunk exactly: :meth:`AcousticModel.forward_chunk` carries
+the convolutions' last input frames, their stride phase and the recurrent state in a
+:class:`ChunkState`, and the outputs of any chunking equal those of the whole utterance.
 """
 from __future__ import annotations
 
@@ -101,6 +103,25 @@ class Subsampling(nn.Module):
         return self.norm(x.transpose(1, 2)), lengths
 
 
+    def forward_chunk(self, x: torch.Tensor, cache: list | None):
+        """The next frames of a stream: (B, T, F), cache -> (B, T', C), cache, with the outputs
+        equal to :meth:`forward` on the whole stream. The output j of a stride-2 convolution reads
+        its inputs 2j-2, 2j-1, 2j (zeros before the start), so ``cache`` holds per convolution its
+        last two input frames (B, C_in, 2) and how many inputs it has seen (the stride phase)."""
+        x = x.transpose(1, 2)  # (B, F, T)
+        new = []
+        for k, conv in enumerate(self.convs):
+            context, seen = cache[k] if cache else (x.new_zeros(x.shape[0], x.shape[1], 2), 0)
+            buf = torch.cat([context, x], dim=2)  # input frames [seen - 2, seen + T)
+            new.append((buf[:, :, -2:], seen + x.shape[2]))
+            buf = buf[:, :, seen % 2:]  # first output: j = ceil(seen / 2), reading from frame 2j - 2
+            if buf.shape[2] >= 3:
+                x = torch.relu(conv(buf))
+            else:
+                x = x.new_zeros(x.shape[0], conv.out_channels, 0)
+        return self.norm(x.transpose(1, 2)), new
+
+
 class RecurrentStack(nn.Module):
     """Layers of nn.LSTM / nn.GRU / nn.RNN (one module per layer so sizes may differ).
 
@@ -128,6 +149,27 @@ class RecurrentStack(nn.Module):
             x, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
             new_state.append(s)
         return x, new_state
+
+    def forward_chunk(self, x, state=None):
+        """(B, T, I) the next frames of B streams in step (no padding) -> (B, T, H), state."""
+        if x.shape[1] == 0:
+            return x.new_zeros(x.shape[0], 0, self.output_size), state
+        new_state = []
+        for k, layer in enumerate(self.layers):
+            if k:
+                x = self.dropout(x)
+            x, s = layer(x, None if state is None else state[k])
+            new_state.append(s)
+        return x, new_state
+
+
+@dataclass
+class ChunkState:
+    """What :meth:`AcousticModel.forward_chunk` carries from one chunk to the next."""
+    conv: list | None = None   # per convolution: (last two input frames (B, C_in, 2), inputs seen)
+    rnn: list | None = None    # per recurrent layer: LSTM (h, c), GRU/RNN h, each (1, B, H)
+    frames: int = 0            # feature frames consumed
+    outputs: int = 0           # output frames produced
 
 
 class AcousticModel(nn.Module):
@@ -164,6 +206,26 @@ class AcousticModel(nn.Module):
                     pooled = torch.cat([pooled[:, :half], x[:, 0, half:]], dim=-1)
             return self.head(self.dropout(pooled)), lengths, state
         return torch.log_softmax(self.head(self.dropout(x)), dim=-1), lengths, state
+
+    def check_streamable(self) -> None:
+        """ConfigError unless this model can run chunk by chunk (unidirectional, CTC head)."""
+        if self.cfg.bidirectional:
+            raise ConfigError("a bidirectional model needs the whole utterance: it cannot run chunk by chunk "
+                              "(run it on whole segments, or use a unidirectional model)")
+        if self.cfg.head != "ctc":
+            raise ConfigError("a classifier pools over the whole utterance: it cannot run chunk by chunk")
+
+    def forward_chunk(self, feats: torch.Tensor, state: ChunkState | None = None) -> tuple[torch.Tensor, ChunkState]:
+        """Run the next T feature frames of B streams (all T real, no padding): (B, T, F) ->
+        CTC log-probabilities of the output frames they complete (B, T', V) and the new state.
+        Any cutting of a stream into chunks (of any sizes, even 0) gives, concatenated, the output
+        of :meth:`forward` on the whole stream. Unidirectional CTC models only (ConfigError else)."""
+        self.check_streamable()
+        state = state or ChunkState()
+        x, conv = self.frontend.forward_chunk(feats, state.conv)
+        x, rnn = self.encoder.forward_chunk(self.dropout(x), state.rnn)
+        out = torch.log_softmax(self.head(self.dropout(x)), dim=-1)
+        return out, ChunkState(conv, rnn, state.frames + feats.shape[1], state.outputs + out.shape[1])
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

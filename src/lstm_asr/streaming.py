@@ -1,0 +1,204 @@
+"""Live recognition: audio fed chunk by chunk, text out as it comes.
+
+:class:`StreamingRecognizer` takes PCM chunks of any size at any sample rate and returns
+:class:`StreamEvent` s: *partial* results while a stretch of speech goes on, and a *final* result
+when it ends (the speech segmenter's endpoint: trailing silence, or a segment's maximum length) and
+at the end of the input. It is the offline pipeline fed live, not a second one: the same speech
+segmenter (:meth:`Recognizer.segmenter`) cuts the stream, and each closed segment is decoded by the
+same call :meth:`Recognizer.transcribe` uses (:meth:`Recognizer.decode_segments`). So for the same
+audio the joined final texts equal the offline transcript by construction::
+
+    rec = lstm_asr.load_model()
+    live = StreamingRecognizer(rec, sample_rate=48000)
+    for chunk in microphone_chunks():          # int16 or float32, any size
+        for event in live.accept(chunk):
+            print(event.type, event.text)
+    for event in live.finish():
+        print(event.type, event.text)
+
+A partial result decodes the audio of the open segment so far, every ``partial_interval`` seconds
+of new audio (for a bidirectional model this re-decodes the segment, at most ``max_seconds`` long).
+
+:class:`PosteriorStream` is the exact chunked model: waveform chunks -> front end with online
+normalisation -> :meth:`AcousticModel.forward_chunk`, whose concatenated outputs equal the model run
+on the whole utterance. It needs a unidirectional CTC model whose features normalise online
+(``features.normalize: causal`` or ``none``); others raise :class:`ConfigError`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import soxr
+import torch
+
+from .audio import SAMPLE_RATE
+from .errors import AudioError, ConfigError
+from .features import FeatureConfig, StreamingFeatures, check_online
+from .model import AcousticModel, ChunkState
+
+
+def pcm_to_float(chunk, name: object = "<stream>") -> np.ndarray:
+    """One chunk of PCM -> (n,) float32 in [-1, 1]: a 1-D or (n, channels) numpy array (integer
+    samples scaled by their type's range, float taken as is, channels averaged) or ``bytes`` of
+    little-endian int16 mono (an even number of them). Raises :class:`AudioError`."""
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        if len(chunk) % 2:
+            raise AudioError(name, f"int16 PCM needs an even number of bytes, got {len(chunk)}")
+        chunk = np.frombuffer(chunk, dtype="<i2")
+    x = np.asarray(chunk)
+    if x.dtype.kind in "iu":
+        info = np.iinfo(x.dtype)
+        x = (x.astype(np.float64) - (info.max + info.min + 1) / 2) / ((info.max - info.min + 1) / 2)
+    elif x.dtype.kind != "f":
+        raise AudioError(name, f"unsupported sample type {x.dtype}")
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    elif x.ndim != 1:
+        raise AudioError(name, f"expected a 1-D chunk or (samples, channels), got shape {x.shape}")
+    x = x.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(x)):
+        raise AudioError(name, "contains NaN or infinite samples")
+    return x
+
+
+class StreamResampler:
+    """Any rate -> 16 kHz, chunk by chunk (soxr's streaming resampler, HQ, as
+    :func:`lstm_asr.audio.stream_audio` uses): the chunks' outputs, joined, do not depend on how
+    the input was cut."""
+
+    def __init__(self, sample_rate: int):
+        if not isinstance(sample_rate, (int, np.integer)) or not 1000 <= sample_rate <= 384000:
+            raise ConfigError(f"sample rate must be an integer number of Hz in [1000, 384000], not {sample_rate!r}")
+        self.rate = int(sample_rate)
+        self._soxr = (None if self.rate == SAMPLE_RATE
+                      else soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"))
+
+    def __call__(self, x: np.ndarray, last: bool = False) -> np.ndarray:
+        if self._soxr is None:
+            return x
+        return self._soxr.resample_chunk(x, last=last).astype(np.float32, copy=False)
+
+
+@dataclass
+class StreamEvent:
+    """A result of a live stream. ``type``: "partial" (the open segment so far; later events
+    replace it) or "final" (a closed segment; never changes). Times in seconds from the start of
+    the stream; ``words`` as in :class:`~lstm_asr.transcribe.Transcript` (finals only)."""
+    type: str
+    text: str
+    start: float
+    end: float
+    words: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["start"], d["end"] = round(self.start, 3), round(self.end, 3)
+        return d
+
+
+class StreamingRecognizer:
+    """Feed PCM with :meth:`accept`, end with :meth:`finish`; both return the new
+    :class:`StreamEvent` s. See the module docstring.
+
+    ``recognizer``: a loaded :class:`~lstm_asr.transcribe.Recognizer` (shared by many streams:
+    it holds no per-stream state); ``sample_rate``: of the PCM fed; ``options``: decoding options
+    (None: the recognizer's own); ``partial_interval``: seconds of new audio between partial
+    results (0 or None: no partials)."""
+
+    def __init__(self, recognizer, sample_rate: int = SAMPLE_RATE, options=None,
+                 partial_interval: float | None = 0.5):
+        self.recognizer = recognizer
+        self.options = options
+        self.resample = StreamResampler(sample_rate)
+        self.segmenter = recognizer.segmenter()
+        self.partial_every = int(round((partial_interval or 0) * SAMPLE_RATE))
+        self._since_partial = 0
+        self._last_partial: tuple[float, str] | None = None
+        self.finished = False
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of audio (at 16 kHz, after resampling) received so far."""
+        return self.segmenter.seconds_fed
+
+    def accept(self, chunk, partial: bool = True) -> list[StreamEvent]:
+        """PCM (see :func:`pcm_to_float`; any size, even empty) -> events it completed.
+        ``partial=False`` skips a partial result that is due (a busy server sheds them: finals
+        never depend on partials)."""
+        if self.finished:
+            raise RuntimeError("StreamingRecognizer.accept after finish")
+        x = self.resample(pcm_to_float(chunk))
+        events = self._finals(self.segmenter.feed(x))
+        self._since_partial += len(x)
+        if partial and self.partial_every and self._since_partial >= self.partial_every:
+            self._since_partial = 0
+            partial = self.partial()
+            if partial is not None:
+                events.append(partial)
+        return events
+
+    def finish(self) -> list[StreamEvent]:
+        """End of input: the last finals (the resampler and the segmenter flushed)."""
+        if self.finished:
+            return []
+        self.finished = True
+        tail = self.resample(np.zeros(0, np.float32), last=True)
+        events = self._finals(self.segmenter.feed(tail)) if len(tail) else []
+        return events + self._finals(self.segmenter.flush())
+
+    def partial(self) -> StreamEvent | None:
+        """Decode the open segment's audio so far: a partial event, or None when no segment is
+        open or its text has not changed since the last partial."""
+        from .segment import Segment
+        opened = self.segmenter.open_audio()
+        if opened is None or len(opened[1]) < 400:
+            return None
+        start, audio = opened
+        t = self.recognizer.decode_segments([Segment(start, start + len(audio) / SAMPLE_RATE, audio)],
+                                            self.options)[0]
+        if not t.text or self._last_partial == (start, t.text):
+            return None
+        self._last_partial = (start, t.text)
+        return StreamEvent("partial", t.text, t.start, t.end)
+
+    def _finals(self, segments) -> list[StreamEvent]:
+        if not segments:
+            return []
+        self._last_partial = None
+        return [StreamEvent("final", t.text, t.start, t.end, t.words)
+                for t in self.recognizer.decode_segments(list(segments), self.options)]
+
+
+def join_finals(events) -> str:
+    """The transcript of a stream: its final texts joined (empty ones skipped), as
+    :meth:`Recognizer.transcribe` joins segments."""
+    return " ".join(e.text for e in events if e.type == "final" and e.text)
+
+
+class PosteriorStream:
+    """The exact chunked model: :meth:`accept` 16 kHz float32 chunks of any size -> the CTC
+    log-probabilities (T', V) of the output frames they completed. Joined, they equal
+    ``AcousticModel(FilterBank(whole))`` within float rounding (the front end, its online
+    normalisation, the convolutions' context and stride phase and the recurrent state are all
+    carried). ConfigError for a bidirectional or classifier model, or features normalised per
+    utterance (``utterance`` / ``global``: their statistics need the whole utterance)."""
+
+    def __init__(self, model: AcousticModel, feature_config: FeatureConfig):
+        model.check_streamable()
+        check_online(feature_config)
+        self.model = model
+        self.features = StreamingFeatures(feature_config)
+        self.state: ChunkState | None = None
+        device = next(model.parameters()).device
+        self.device = device
+
+    @classmethod
+    def from_recognizer(cls, recognizer) -> "PosteriorStream":
+        return cls(recognizer.model, recognizer.feature_config)
+
+    @torch.inference_mode()
+    def accept(self, chunk) -> torch.Tensor:
+        feats = self.features.accept(chunk)  # (n, F)
+        out, self.state = self.model.forward_chunk(feats[None].to(self.device), self.state)
+        return out[0].float().cpu()
