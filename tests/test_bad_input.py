@@ -420,6 +420,14 @@ def test_transcribe_and_evaluate_never_write_over_an_input(capsys, tmp_path):
     before = manifest.read_bytes()
     code, out, err = _main(capsys, "evaluate", "--model", "digits", "--manifest", manifest, "--save-hyps", manifest)
     assert code == 2 and "refusing to write over it" in err and manifest.read_bytes() == before
+    # two inputs with one name would write one output file twice: refused before anything runs
+    (tmp_path / "a").mkdir()
+    shutil.copy(THEO, tmp_path / "a" / "clip.wav")
+    code, out, err = _main(capsys, "transcribe", "--model", "digits", "-o", tmp_path / "out", tmp_path / "clip.wav",
+                           tmp_path / "a" / "clip.wav")
+    assert code == 2 and err == (f"error: {tmp_path / 'out' / 'clip.txt'}: both {tmp_path / 'clip.wav'} and "
+                                 f"{tmp_path / 'a' / 'clip.wav'} would be written there (give them different names)\n")
+    assert not (tmp_path / "out").exists()
 
 
 def test_write_atomic_replaces_whole_files_and_leaves_no_temporary(tmp_path):

@@ -17,6 +17,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
+
+
+def locations(p: argparse.ArgumentParser, runs: str, out: Path) -> None:
+    """The options this folder's experiment scripts share: where runs go, the CLI, the results file."""
+    p.add_argument("--runs", default=runs, help=f"run directories (default {runs})")
+    p.add_argument("--bin", default=".venv/bin/lstm-asr", help="the lstm-asr command")
+    p.add_argument("--out", default=str(out), help="results file (JSON; updated, not overwritten)")
 VARIANTS = {
     "full": [],
     "utterance_norm": ["features.normalize=utterance"],   # per-utterance CMVN instead of global statistics
@@ -38,9 +45,7 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--variants", default="full,utterance_norm,no_vtlp")
     p.add_argument("--data", default="data/digits-commands")
-    p.add_argument("--runs", default="runs/ablation")
-    p.add_argument("--bin", default=".venv/bin/lstm-asr")
-    p.add_argument("--out", default=str(HERE / "ablation.json"))
+    locations(p, "runs/ablation", HERE / "ablation.json")
     a = p.parse_args()
     results = json.loads(Path(a.out).read_text()) if Path(a.out).is_file() else {}
     for name in a.variants.split(","):

@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from ablation import locations  # noqa: E402
 SPEAKERS = ["george", "jackson", "nicolas", "theo", "yweweler"]
 
 
@@ -71,10 +73,8 @@ def main() -> int:
     p.add_argument("--base", default="runs/digits-commands-base/best", help="the stage-1 model")
     p.add_argument("--adapt-minutes", type=float, default=2.0)
     p.add_argument("--data", default="data/digits-commands-loso")
-    p.add_argument("--runs", default="runs/loso")
     p.add_argument("--python", default=".venv/bin/python")
-    p.add_argument("--bin", default=".venv/bin/lstm-asr")
-    p.add_argument("--out", default=str(HERE / "loso.json"))
+    locations(p, "runs/loso", HERE / "loso.json")
     a = p.parse_args()
     with ThreadPoolExecutor(a.jobs) as pool:
         results = list(pool.map(lambda s: fold(a, s), a.speakers.split(",")))

@@ -49,19 +49,29 @@ def to_model_input(wave, sample_rate: int | None, name: object = "<array>") -> n
         rate = SAMPLE_RATE if sample_rate is None else _check_rate(sample_rate)
     except Invalid as e:
         raise AudioError(name, str(e)) from None
+    wave = to_mono(wave, name)
+    check_length(name, wave.size, rate)
+    return resample(wave, rate)
+
+
+def to_mono(wave, name: object = "<array>", chunk: bool = False) -> np.ndarray:
+    """(S,) or (S, channels) samples -> (S,) float32: integer samples scaled to [-1, 1], float
+    samples checked (finite, within +-2^31), channels averaged. A whole signal (``chunk`` False)
+    must have samples, and fewer channels than samples (a (channels, samples) array is refused with
+    a hint); a ``chunk`` of a live stream may be empty or tiny. Raises :class:`AudioError`."""
     try:
         wave = np.asarray(wave)
     except (ValueError, TypeError) as e:  # e.g. ragged nested lists
         raise AudioError(name, f"not an array of samples ({_short(e)})") from None
     if wave.dtype.kind not in "iuf":
         raise AudioError(name, f"unsupported sample type {wave.dtype} (expected integer or float samples)")
-    if wave.ndim == 2 and wave.shape[1] >= wave.shape[0] and wave.size:
+    if not chunk and wave.ndim == 2 and wave.shape[1] >= wave.shape[0] and wave.size:
         raise AudioError(name, f"shape {wave.shape} is not (samples, channels) with fewer channels than samples"
                          + ("; a (channels, samples) array must be transposed (wave.T)"
                             if wave.shape[0] <= 16 else ""))
     if wave.ndim not in (1, 2):
         raise AudioError(name, f"expected (samples,) or (samples, channels), got shape {wave.shape}")
-    if wave.size == 0:
+    if wave.size == 0 and not chunk:
         raise AudioError(name, "contains no samples")
     if wave.dtype.kind in "iu":
         info = np.iinfo(wave.dtype)
@@ -69,8 +79,7 @@ def to_model_input(wave, sample_rate: int | None, name: object = "<array>") -> n
     check_samples(name, wave)
     if wave.ndim == 2:
         wave = wave.mean(axis=1)
-    check_length(name, wave.size, rate)
-    return resample(wave.astype(np.float32), rate)
+    return wave.astype(np.float32, copy=False)
 
 
 def check_samples(name: object, wave: np.ndarray) -> None:

@@ -31,6 +31,12 @@ manifest. Bad files are reported as 'error: PATH: reason' and the others still p
 status is 1 when anything failed."""
 
 
+def _with_model(p):
+    """A subcommand parser that runs a model: adds --model, returns the parser."""
+    _model_arg(p)
+    return p
+
+
 def _model_arg(p):
     p.add_argument("--model", "-m", default=None, metavar="NAME|DIR",
                    help="a model directory or a bundled model's name (default: digits-commands; "
@@ -109,7 +115,8 @@ def _json_line(path, t, long: bool) -> str:
         obj["words"] = t.words
     if t.nbest:
         obj["nbest"] = t.nbest
-    return json.dumps(obj, ensure_ascii=False)
+    from .output import dumps
+    return dumps(obj)
 
 
 def cmd_transcribe(args) -> int:
@@ -224,7 +231,8 @@ def cmd_evaluate(args) -> int:
         write_manifest(args.save_hyps, [{"audio": str(u.audio), "ref": r, "hyp": h, "speaker": u.speaker}
                                         for u, r, h in zip(utts, refs, hyps)])
     if args.json:
-        print(json.dumps(res, ensure_ascii=False))
+        from .output import dumps
+        print(dumps(res))
     else:
         print(f"utterances {res['n']} ({audio_s:.1f} s of audio), failed {failed}")
         print(f"WER {100 * res['wer']:.2f} %  CER {100 * res['cer']:.2f} %  "
@@ -345,14 +353,11 @@ def _stream_source(args):
 
 def cmd_stream(args) -> int:
     from .errors import ConfigError
+    from .output import dumps
     from .streaming import StreamingRecognizer
     from .transcribe import load_model
     if (args.input is None) == (not args.mic):
         raise ConfigError("stream: give one input: FILE, - (raw int16 PCM on standard input, see --rate) or --mic")
-    if not 0 < args.chunk <= 10:
-        raise ConfigError(f"--chunk must be in (0, 10] seconds, not {args.chunk}")
-    if not args.partial_interval >= 0:
-        raise ConfigError(f"--partial-interval must be >= 0 seconds, not {args.partial_interval}")
     rate, chunks = _stream_source(args)
     rec = load_model(args.model)
     _apply_decoding(rec, args)
@@ -366,7 +371,7 @@ def cmd_stream(args) -> int:
                 d = e.to_dict()
                 if e.type == "partial":
                     d.pop("words")
-                print(json.dumps(d, ensure_ascii=False), flush=True)
+                print(dumps(d), flush=True)
             elif e.type == "partial":
                 if tty:
                     line = f"... {e.text}"
@@ -390,17 +395,25 @@ def cmd_stream(args) -> int:
     return 0
 
 
+SERVE_LIMITS = (  # `serve` options -> lstm_asr.server.limits(...): flag, type, default, metavar, help
+    ("--workers", V.arg_int(1, 64), 2, "N", "threads running the model"),
+    ("--max-upload-mb", V.arg_float(0, 1e6, lo_open=True), 50.0, "MB", "largest upload"),
+    ("--max-seconds", V.arg_float(0, 1e6, lo_open=True), 600.0, "S", "longest audio of an upload or a stream"),
+    ("--max-streams", V.arg_int(1, 10000), 64, "N", "WebSocket streams at once"),
+    ("--partial-interval", V.arg_float(0, 60), 0.5, "SECONDS",
+     "seconds of new audio between partial results of a stream (0: none)"),
+    ("--idle-seconds", V.arg_float(0, 86400, lo_open=True), 60.0, "S", "end a stream that sends nothing for this long"),
+)
+
+
 def cmd_serve(args) -> int:
     from . import server
-    from .errors import ConfigError
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be in [0, 65535], not {args.port}")
     if args.threads is None:
         import torch
         torch.set_num_threads(1)  # one per request: the workers run requests side by side
-    limits = server.limits(max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_seconds=args.max_seconds,
-                           max_streams=args.max_streams, workers=args.workers, partial_interval=args.partial_interval,
-                           idle_seconds=args.idle_seconds)
+    given = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, *_ in SERVE_LIMITS}
+    given["max_upload_bytes"] = int(given.pop("max_upload_mb") * 1024 * 1024)
+    limits = server.limits(**given)
     print(f"lstm-asr: loading the model, then serving on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     server.serve(args.host, args.port, args.model, limits, log_level=args.log_level)
     return 0
@@ -417,15 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _common(common)
 
-    t = sub.add_parser("transcribe", parents=[common], help="audio files -> text, one line per file",
-                       description="Transcribe audio files: one line per file (or one JSON object with --json).")
-    _model_arg(t)
+    t = _with_model(sub.add_parser("transcribe", parents=[common], help="audio files -> text, one line per file",
+                                   description="Transcribe audio files: one line per file (or one JSON object with --json)."))
     t.add_argument("paths", nargs="+", metavar="PATH", help="audio files; - reads one file from standard input")
     t.add_argument("--json", action="store_true", help='one {"audio", "text", "duration"} object per line')
     t.add_argument("--with-names", action="store_true", help="prefix each transcript with its file and a tab")
     t.add_argument("--long-over", type=V.arg_float(0), default=30.0, metavar="SECONDS",
-                   help="files longer than this are streamed and cut at pauses (default 30); with --json one "
-                   "line per segment with its start and end")
+                   help="files longer than this get a progress bar in seconds and, with --json, one line per "
+                   "speech segment (its start and end) as soon as it is recognised (default 30)")
     t.add_argument("--max-segment", type=V.arg_float(1, 3600), default=20.0, metavar="SECONDS",
                    help="longest segment of a long file (default 20)")
     t.add_argument("--device", default=None, metavar="auto|cpu|cuda", help="where the model runs (default cpu)")
@@ -437,9 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     _decoding_args(t)
     t.set_defaults(func=cmd_transcribe)
 
-    e = sub.add_parser("evaluate", parents=[common], help="WER/CER/accuracy/RTF on a manifest",
-                       description="Transcribe every line of a JSON Lines manifest and score it against its text.")
-    _model_arg(e)
+    e = _with_model(sub.add_parser("evaluate", parents=[common], help="WER/CER/accuracy/RTF on a manifest",
+                                   description="Transcribe every line of a JSON Lines manifest and score it against its text."))
     e.add_argument("--manifest", required=True, help="JSON Lines: {\"audio\": PATH, \"text\": REF} per line")
     e.add_argument("--json", action="store_true", help="print one JSON object: wer, cer, sent_acc, rtf, n, worst")
     e.add_argument("--worst", type=V.arg_int(0), default=5, help="how many of the worst utterances to list (default 5)")
@@ -476,13 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch)")
     r.set_defaults(func=cmd_train)
 
-    ad = sub.add_parser("adapt", parents=[common], help="fine-tune a model to one voice from a few of its recordings",
-                        description="Adapt a model to one speaker: fine-tune it on a handful (10-50) of that "
-                        "person's recordings for a couple of minutes and write a new model directory.",
-                        epilog="example:\n  lstm-asr adapt --manifest me.jsonl --out models/me --minutes 2\n"
-                        "  lstm-asr transcribe --model models/me clip.wav",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    _model_arg(ad)
+    ad = _with_model(sub.add_parser("adapt", parents=[common], help="fine-tune a model to one voice from a few of its recordings",
+                                    description="Adapt a model to one speaker: fine-tune it on a handful (10-50) of that "
+                                    "person's recordings for a couple of minutes and write a new model directory.",
+                                    epilog="example:\n  lstm-asr adapt --manifest me.jsonl --out models/me --minutes 2\n"
+                                    "  lstm-asr transcribe --model models/me clip.wav",
+                                    formatter_class=argparse.RawDescriptionHelpFormatter))
     ad.add_argument("--manifest", required=True, help='JSON Lines: {"audio": PATH, "text": WORDS} per recording')
     ad.add_argument("--out", required=True, metavar="DIR", help="the adapted model directory to write")
     ad.add_argument("--minutes", type=V.arg_float(0, lo_open=True), default=2.0, help="wall-time budget (default 2)")
@@ -503,52 +513,45 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--order", type=V.arg_int(1, 10), default=3, help="n-gram order (default 3)")
     b.set_defaults(func=cmd_lm_build)
 
-    st = sub.add_parser("stream", parents=[common], help="live recognition: partial and final results as audio comes",
-                        description="Recognise audio as it arrives: partial results while speech goes on, a final "
-                        "result at each pause and at the end. Input: an audio file, raw little-endian int16 mono "
-                        "PCM on standard input (-, at --rate Hz), or the microphone (--mic).")
-    _model_arg(st)
+    st = _with_model(sub.add_parser("stream", parents=[common], help="live recognition: partial and final results as audio comes",
+                                    description="Recognise audio as it arrives: partial results while speech goes on, a final "
+                                    "result at each pause and at the end. Input: an audio file, raw little-endian int16 mono "
+                                    "PCM on standard input (-, at --rate Hz), or the microphone (--mic)."))
     st.add_argument("input", nargs="?", default=None, metavar="FILE|-", help="audio file, or - for raw int16 PCM on stdin")
     st.add_argument("--mic", action="store_true", help="record from the default microphone (Ctrl-C ends)")
-    st.add_argument("--rate", type=int, default=16000, metavar="HZ", help="sample rate of PCM on stdin (default 16000)")
-    st.add_argument("--chunk", type=float, default=0.1, metavar="SECONDS", help="audio read at a time (default 0.1)")
+    st.add_argument("--rate", type=V.arg_int(1000, 384000), default=16000, metavar="HZ", help="sample rate of PCM on stdin (default 16000)")
+    st.add_argument("--chunk", type=V.arg_float(0, 10, lo_open=True), default=0.1, metavar="SECONDS", help="audio read at a time (default 0.1)")
     st.add_argument("--realtime", action="store_true", help="read a file no faster than it plays (a demo of live input)")
-    st.add_argument("--partial-interval", type=float, default=0.5, metavar="SECONDS",
+    st.add_argument("--partial-interval", type=V.arg_float(0, 60), default=0.5, metavar="SECONDS",
                     help="seconds of new audio between partial results (default 0.5)")
     st.add_argument("--no-partials", action="store_true", help="final results only")
     st.add_argument("--json", action="store_true", help='one JSON object per event: {"type", "text", "start", "end"}')
     _decoding_args(st, nbest=False)
     st.set_defaults(func=cmd_stream)
 
-    sv = sub.add_parser("serve", parents=[common], help="HTTP + WebSocket service with a web page (microphone, upload)",
-                        description="Serve the model: GET / (web page), GET /health, POST /v1/transcribe "
-                        "(multipart field 'file'; ?words=..&beam=N), WebSocket /v1/stream?sample_rate=R "
-                        "(int16 PCM frames, then {\"event\": \"end\"}). Needs the 'serve' extra.")
-    _model_arg(sv)
+    sv = _with_model(sub.add_parser("serve", parents=[common], help="HTTP + WebSocket service with a web page (microphone, upload)",
+                                    description="Serve the model: GET / (web page), GET /health, POST /v1/transcribe "
+                                    "(multipart field 'file'; ?words=..&beam=N), WebSocket /v1/stream?sample_rate=R "
+                                    "(int16 PCM frames, then {\"event\": \"end\"}). Needs the 'serve' extra."))
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    sv.add_argument("--workers", type=int, default=2, metavar="N", help="threads running the model (default 2)")
-    sv.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB", help="largest upload (default 50)")
-    sv.add_argument("--max-seconds", type=float, default=600.0, metavar="S",
-                    help="longest audio of an upload or a stream (default 600)")
-    sv.add_argument("--max-streams", type=int, default=64, metavar="N", help="WebSocket streams at once (default 64)")
-    sv.add_argument("--partial-interval", type=float, default=0.5, metavar="SECONDS",
-                    help="seconds of new audio between partial results of a stream (default 0.5; 0: none)")
-    sv.add_argument("--idle-seconds", type=float, default=60.0, metavar="S",
-                    help="end a stream that sends nothing for this long (default 60)")
+    sv.add_argument("--port", type=V.arg_int(0, 65535), default=8000, help="port (default 8000)")
+    for flag, kind, default, metavar, text in SERVE_LIMITS:
+        sv.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{text} (default {default})")
     sv.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sv.set_defaults(func=cmd_serve)
     return p
 
 
 def _output_over_input(args) -> str | None:
-    """The first output file that would be written over one of the command's inputs, as a message."""
+    """The first output file that would be written over one of the command's inputs, or be written
+    for two inputs, as a message."""
     from .output import FORMATS, output_paths, same_file
     outs, ins = [], []
     if args.command == "transcribe" and args.output_dir:
         formats = list(FORMATS) if args.output_format == "all" else [args.output_format]
         outs = [o for p in args.paths for o in output_paths(p, args.output_dir, formats)]
         ins = [p for p in args.paths if p != "-"]
+
     elif args.command == "evaluate" and args.save_hyps:
         outs, ins = [args.save_hyps], [args.manifest]
     elif args.command == "lm" and getattr(args, "output", None):
@@ -557,6 +560,12 @@ def _output_over_input(args) -> str | None:
         for i in ins:
             if same_file(o, i):
                 return f"{o}: is also an input ({i}); refusing to write over it"
+    if args.command == "transcribe" and args.output_dir:
+        first: dict = {}
+        for p in args.paths:
+            for o in output_paths(p, args.output_dir, formats):
+                if first.setdefault(o, p) != p:
+                    return f"{o}: both {first[o]} and {p} would be written there (give them different names)"
     return None
 
 

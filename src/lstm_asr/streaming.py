@@ -32,34 +32,21 @@ import numpy as np
 import soxr
 import torch
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, to_mono
 from .errors import AudioError, ConfigError
 from .features import FeatureConfig, StreamingFeatures, check_online
 from .model import AcousticModel, ChunkState
 
 
 def pcm_to_float(chunk, name: object = "<stream>") -> np.ndarray:
-    """One chunk of PCM -> (n,) float32 in [-1, 1]: a 1-D or (n, channels) numpy array (integer
-    samples scaled by their type's range, float taken as is, channels averaged) or ``bytes`` of
-    little-endian int16 mono (an even number of them). Raises :class:`AudioError`."""
+    """One chunk of PCM -> (n,) float32 in [-1, 1]: a 1-D or (n, channels) numpy array (as
+    :func:`lstm_asr.audio.to_mono` takes it, any size) or ``bytes`` of little-endian int16 mono
+    (an even number of them). Raises :class:`AudioError`."""
     if isinstance(chunk, (bytes, bytearray, memoryview)):
         if len(chunk) % 2:
             raise AudioError(name, f"int16 PCM needs an even number of bytes, got {len(chunk)}")
         chunk = np.frombuffer(chunk, dtype="<i2")
-    x = np.asarray(chunk)
-    if x.dtype.kind in "iu":
-        info = np.iinfo(x.dtype)
-        x = (x.astype(np.float64) - (info.max + info.min + 1) / 2) / ((info.max - info.min + 1) / 2)
-    elif x.dtype.kind != "f":
-        raise AudioError(name, f"unsupported sample type {x.dtype}")
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    elif x.ndim != 1:
-        raise AudioError(name, f"expected a 1-D chunk or (samples, channels), got shape {x.shape}")
-    x = x.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(x)):
-        raise AudioError(name, "contains NaN or infinite samples")
-    return x
+    return to_mono(chunk, name, chunk=True)
 
 
 class StreamResampler:

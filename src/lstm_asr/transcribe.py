@@ -142,10 +142,10 @@ class Recognizer:
         hotwords={"word": 3.0}, nbest=5)``; no arguments: plain greedy decoding;
         ``set_decoding(rec.default_options)``: the model's own default (its config's ``decoding``).
         Words with characters outside the model's vocabulary raise ConfigError."""
-        self.options = self._checked(options or DecodeOptions(**kw))
+        self.options = self.check_options(options or DecodeOptions(**kw))
         return self
 
-    def _checked(self, opts: DecodeOptions) -> DecodeOptions:
+    def check_options(self, opts: DecodeOptions) -> DecodeOptions:
         """Validate options (types and ranges; against this model: words it can spell, an LM that
         loads) once."""
         from .validate import check_fields
@@ -231,7 +231,7 @@ class Recognizer:
         return " ".join(text.split()), spans, nbest
 
     def _options(self, options: DecodeOptions | None) -> DecodeOptions:
-        return self.options if options is None else self._checked(options)
+        return self.options if options is None else self.check_options(options)
 
     def _events(self, sources, sample_rate, opts: DecodeOptions, batch_seconds: float,
                 max_seconds: float) -> Iterator[tuple[int, object]]:

@@ -95,7 +95,7 @@ def decode_options(rec, params, max_beam: int = 64) -> object:
         if not 1 <= opts.beam_size <= max_beam:
             raise ClientError(400, f"beam must be between 1 and {max_beam}, not {opts.beam_size}")
     try:
-        return rec._checked(opts)
+        return rec.check_options(opts)
     except ConfigError as e:
         raise ClientError(400, str(e)) from None
 
