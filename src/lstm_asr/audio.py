@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .errors import AudioError
+from .errors import AudioError, ConfigError
 from .validate import MAX_SAMPLE_RATE as MAX_RATE
 from .validate import MIN_SAMPLE_RATE as MIN_RATE
 from .validate import Invalid
@@ -28,6 +28,7 @@ from .validate import sample_rate as _check_rate
 
 SAMPLE_RATE = 16000
 MIN_SECONDS = 0.025  # one 25 ms analysis window
+TRUNCATED = "truncated file: the header promises more audio than the file holds"
 MAX_SAMPLE = 2.0 ** 31  # float samples beyond int32 full scale are not audio (float audio is in -1..1)
 
 
@@ -212,8 +213,8 @@ def read_file(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         expected = f.frames
         data = f.read(dtype="float32", always_2d=True)
         rate = f.samplerate
-    if _is_truncated(path, expected, len(data)):
-        raise AudioError(path, "truncated file: the header promises more audio than the file holds")
+    if _fewer_frames(expected, len(data)) or _cut_short(path):
+        raise AudioError(path, TRUNCATED)
     return data, rate
 
 
@@ -238,11 +239,10 @@ def stream_audio(path: str | os.PathLike, block_seconds: float = 10.0) -> Iterat
     path = Path(path)
     with open_checked(path) as f:
         rate, expected = f.samplerate, f.frames
-        if _is_truncated(path, expected, expected):  # a WAV data chunk larger than the file
-            raise AudioError(path, "truncated file: the header promises more audio than the file holds")
+        if _cut_short(path):  # checked once, before decoding: a WAV data chunk or Ogg pages cut short
+            raise AudioError(path, TRUNCATED)
         block = max(1, int(round(block_seconds * rate)))
-        resampler = (None if rate == SAMPLE_RATE
-                     else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"))
+        resample = StreamResampler(rate)
         total = 0
         pending = None  # one block read ahead, so the last one is known (and checked) before it is yielded
         while True:
@@ -257,9 +257,9 @@ def stream_audio(path: str | os.PathLike, block_seconds: float = 10.0) -> Iterat
                     if total == 0:
                         raise AudioError(path, "contains no samples")
                     check_length(path, total, rate)
-                    if _is_truncated(path, expected, total):
-                        raise AudioError(path, "truncated file: the header promises more audio than the file holds")
-                out = pending if resampler is None else resampler.resample_chunk(pending, last=last)
+                    if _fewer_frames(expected, total):
+                        raise AudioError(path, TRUNCATED)
+                out = resample(pending, last=last)
                 if len(out):
                     yield out.astype(np.float32, copy=False)
             if last:
@@ -267,6 +267,28 @@ def stream_audio(path: str | os.PathLike, block_seconds: float = 10.0) -> Iterat
             pending = mono
         if total == 0:
             raise AudioError(path, "contains no samples")
+
+
+class StreamResampler:
+    """Any rate -> 16 kHz, chunk by chunk (soxr's streaming resampler, HQ): the chunks' outputs,
+    joined, do not depend on how the input was cut. Used by :func:`stream_audio` and by live
+    streams (:class:`lstm_asr.streaming.StreamingRecognizer`). ConfigError for a rate that is
+    not a whole number of Hz in 1 kHz..384 kHz."""
+
+    def __init__(self, sample_rate: int):
+        if not isinstance(sample_rate, (int, np.integer)):
+            raise ConfigError(f"sample rate must be an integer number of Hz, not {sample_rate!r}")
+        try:
+            self.rate = _check_rate(sample_rate)
+        except Invalid as e:
+            raise ConfigError(str(e)) from None
+        self._soxr = (None if self.rate == SAMPLE_RATE
+                      else soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"))
+
+    def __call__(self, x: np.ndarray, last: bool = False) -> np.ndarray:
+        if self._soxr is None:
+            return x
+        return self._soxr.resample_chunk(x, last=last).astype(np.float32, copy=False)
 
 
 def duration_of(path: str | os.PathLike) -> float:
@@ -324,12 +346,15 @@ def _ogg_truncated(path: Path) -> bool:
         return False
 
 
-def _is_truncated(path: Path, expected_frames: int, read_frames: int) -> bool:
-    """True when libsndfile returned fewer frames than the header declares, when a WAV's data
-    chunk declares more bytes than the file holds, or when an Ogg stream does not reach its last
-    page (libsndfile silently shortens those)."""
-    if 0 < expected_frames and read_frames < expected_frames:
-        return True
+def _fewer_frames(expected_frames: int, read_frames: int) -> bool:
+    """Whether libsndfile returned fewer frames than the header declares."""
+    return 0 < expected_frames and read_frames < expected_frames
+
+
+def _cut_short(path: Path) -> bool:
+    """Whether the file's structure says it was cut short where libsndfile silently shortens the
+    audio instead of failing: a WAV's data chunk declares more bytes than the file holds, or an
+    Ogg stream does not reach its last page."""
     if _ogg_truncated(path):
         return True
     if path.suffix.lower() not in (".wav", ".wave"):

@@ -29,11 +29,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import soxr
 import torch
 
-from .audio import SAMPLE_RATE, to_mono
-from .errors import AudioError, ConfigError
+from .audio import SAMPLE_RATE, StreamResampler, to_mono
+from .errors import AudioError
 from .features import FeatureConfig, StreamingFeatures, check_online
 from .model import AcousticModel, ChunkState
 
@@ -47,24 +46,6 @@ def pcm_to_float(chunk, name: object = "<stream>") -> np.ndarray:
             raise AudioError(name, f"int16 PCM needs an even number of bytes, got {len(chunk)}")
         chunk = np.frombuffer(chunk, dtype="<i2")
     return to_mono(chunk, name, chunk=True)
-
-
-class StreamResampler:
-    """Any rate -> 16 kHz, chunk by chunk (soxr's streaming resampler, HQ, as
-    :func:`lstm_asr.audio.stream_audio` uses): the chunks' outputs, joined, do not depend on how
-    the input was cut."""
-
-    def __init__(self, sample_rate: int):
-        if not isinstance(sample_rate, (int, np.integer)) or not 1000 <= sample_rate <= 384000:
-            raise ConfigError(f"sample rate must be an integer number of Hz in [1000, 384000], not {sample_rate!r}")
-        self.rate = int(sample_rate)
-        self._soxr = (None if self.rate == SAMPLE_RATE
-                      else soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"))
-
-    def __call__(self, x: np.ndarray, last: bool = False) -> np.ndarray:
-        if self._soxr is None:
-            return x
-        return self._soxr.resample_chunk(x, last=last).astype(np.float32, copy=False)
 
 
 @dataclass
