@@ -60,16 +60,9 @@ def read_manifest(path, on_error: str = "stop", require_text: bool = True,
     utts, skipped = [], []
     for n, data in enumerate(lines, 1):
         try:
-            line = data.removesuffix(b"\r").decode("utf-8")
-        except UnicodeDecodeError as e:
-            if on_error == "stop":
-                raise ManifestError(path, n, f"not UTF-8 text (byte {e.start + 1} of the line)") from None
-            skipped.append(str(ManifestError(path, n, f"not UTF-8 text (byte {e.start + 1} of the line)")))
-            continue
-        if not line.strip():
-            continue
-        try:
-            utts.append(_parse_line(path, n, line, require_text, check_audio))
+            line = _decoded(path, n, data)
+            if line.strip():
+                utts.append(_parse_line(path, n, line, require_text, check_audio))
         except ManifestError as e:
             if on_error == "stop":
                 raise
@@ -77,6 +70,14 @@ def read_manifest(path, on_error: str = "stop", require_text: bool = True,
     if not utts:
         raise ManifestError(path, 0, "no usable lines")
     return Manifest(path, utts, skipped)
+
+
+def _decoded(path: Path, n: int, data: bytes) -> str:
+    """One manifest line's bytes (without its \\n, perhaps with a \\r) -> text, or ManifestError."""
+    try:
+        return data.removesuffix(b"\r").decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ManifestError(path, n, f"not UTF-8 text (byte {e.start + 1} of the line)") from None
 
 
 def _parse_line(path: Path, n: int, line: str, require_text: bool, check_audio: bool) -> Utterance:

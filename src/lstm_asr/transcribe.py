@@ -244,7 +244,16 @@ class Recognizer:
         waiting: list[list] = []        # queue entries whose segment is not decoded yet
         batched = 0.0
 
-        def run_batch():
+        def add(i: int, segment: Segment) -> None:
+            nonlocal batched
+            entry = [i, segment]
+            queue.append(entry)
+            waiting.append(entry)
+            batched += segment.duration
+            if batched >= batch_seconds:
+                run_batch()
+
+        def run_batch() -> None:
             nonlocal batched
             for entry, t in zip(waiting, self.decode_segments([e[1] for e in waiting], opts)):
                 entry[1] = t
@@ -259,29 +268,16 @@ class Recognizer:
             seg = self.segmenter(max_seconds)
             try:
                 for chunk in read_stream(source, sample_rate):
-                    pieces = seg.feed(chunk)
-                    for s in pieces:
-                        entry = [i, s]
-                        queue.append(entry)
-                        waiting.append(entry)
-                        batched += s.duration
-                        if batched >= batch_seconds:
-                            run_batch()
-                    if pieces:
-                        yield from ready()
+                    for s in seg.feed(chunk):
+                        add(i, s)
+                    yield from ready()
                 for s in seg.flush():
-                    entry = [i, s]
-                    queue.append(entry)
-                    waiting.append(entry)
-                    batched += s.duration
+                    add(i, s)
                 queue.append([i, seg.seconds_fed])
-            except AsrError as e:
-                dropped = [e2 for e2 in waiting if e2[0] == i]
-                waiting[:] = [e2 for e2 in waiting if e2[0] != i]
-                queue[:] = [e2 for e2 in queue if not any(e2 is d for d in dropped)]
+            except AsrError as e:  # the input's undecoded segments are dropped, its error takes their place
+                waiting[:] = [w for w in waiting if w[0] != i]
+                queue[:] = [q for q in queue if not (q[0] == i and isinstance(q[1], Segment))]
                 queue.append([i, e])
-            if batched >= batch_seconds:
-                run_batch()
             yield from ready()
         run_batch()
         yield from ready()
