@@ -15,6 +15,7 @@ from lstm_asr.streaming import PosteriorStream, StreamingRecognizer, join_finals
 torch.set_num_threads(1)
 CELLS = ["lstm", "gru", "rnn"]
 FACTORS = [1, 2, 4]
+KINDS = {"uni": {}, "lc": {"bidirectional": True, "chunk": 3, "right_context": 2}}  # lc: latency-controlled
 
 
 def _model(**kw) -> AcousticModel:
@@ -40,16 +41,19 @@ def _run_chunked(m: AcousticModel, x: torch.Tensor, sizes: list[int]) -> torch.T
         out, state = m.forward_chunk(x[:, t:t + n], state)
         outs.append(out)
         t += n
+    out, state = m.forward_chunk(x[:, t:], state, final=True)  # the end: a held-back look-ahead runs
+    outs.append(out)
     assert state.frames == x.shape[1] and state.outputs == sum(o.shape[1] for o in outs)
     return torch.cat(outs, 1)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("factor", FACTORS)
 @pytest.mark.parametrize("how", [1, 3, 5, 8, "random"])
 @torch.inference_mode()
-def test_chunked_outputs_equal_the_whole_utterance(cell, factor, how):
-    m = _model(cell=cell, subsample=factor)
+def test_chunked_outputs_equal_the_whole_utterance(kind, cell, factor, how):
+    m = _model(cell=cell, subsample=factor, **KINDS[kind])
     rng = np.random.default_rng(factor)
     for frames in (1, 2, 5, 97, 160):
         x = torch.randn(2, frames, 10)  # two streams in step
@@ -57,6 +61,46 @@ def test_chunked_outputs_equal_the_whole_utterance(cell, factor, how):
         chunked = _run_chunked(m, x, _cuts(frames, how, rng))
         assert chunked.shape == whole.shape, (frames, how)
         torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@torch.inference_mode()
+def test_latency_controlled_model_looks_ahead_only_to_its_window(cell):
+    """Output frame t of a latency-controlled model (chunk 4, right_context 3, no subsampling)
+    reads inputs up to the end of t's chunk + 3 frames and no further; with a chunk longer than the
+    utterance it is the plain bidirectional model, and a padded batch gives each row's own output."""
+    m = _model(cell=cell, subsample=1, bidirectional=True, chunk=4, right_context=3)
+    x = torch.randn(1, 20, 10)
+    whole, _, _ = m(x, torch.tensor([20]))
+    for t in (0, 3, 4, 9, 15):
+        horizon = (t // 4 + 1) * 4 + 3  # first frame it may not read
+        changed = x.clone()
+        changed[:, horizon:] = torch.randn(1, max(0, 20 - horizon), 10)
+        again, _, _ = m(changed, torch.tensor([20]))
+        torch.testing.assert_close(again[0, :t + 1], whole[0, :t + 1], rtol=0, atol=1e-6)
+        if horizon > 1 and horizon < 20:
+            earlier = x.clone()
+            earlier[:, horizon - 1:] = torch.randn(1, 21 - horizon, 10)  # the last frame it reads does count
+            assert not torch.allclose(m(earlier, torch.tensor([20]))[0][0, t], whole[0, t], atol=1e-4)
+    plain = _model(cell=cell, subsample=1, bidirectional=True)
+    wide = _model(cell=cell, subsample=1, bidirectional=True, chunk=50)
+    torch.testing.assert_close(wide(x, torch.tensor([20]))[0], plain(x, torch.tensor([20]))[0], rtol=0, atol=1e-5)
+    batch = torch.randn(3, 23, 10)
+    lengths = torch.tensor([23, 9, 1])
+    out, olen, _ = m(batch, lengths)
+    for i in range(3):
+        alone, _, _ = m(batch[i:i + 1, :lengths[i]], lengths[i:i + 1])
+        torch.testing.assert_close(out[i, :olen[i]], alone[0], rtol=0, atol=1e-5)
+
+
+def test_latency_controlled_options_are_checked():
+    with pytest.raises(ConfigError, match="unidirectional"):
+        ModelConfig(bidirectional=False, chunk=4)
+    with pytest.raises(ConfigError, match="needs model.chunk"):
+        ModelConfig(right_context=4)
+    for bad in (-1, 2.5, True, "4"):
+        with pytest.raises(ConfigError, match="model.chunk must be a whole number"):
+            ModelConfig(chunk=bad)
 
 
 @torch.inference_mode()
@@ -72,7 +116,7 @@ def test_the_chunked_run_carries_state_rather_than_restarting():
 def test_models_that_need_the_whole_utterance_refuse_chunks():
     x = torch.randn(1, 8, 10)
     with pytest.raises(ConfigError, match="bidirectional"):
-        _model(bidirectional=True).forward_chunk(x)
+        _model(bidirectional=True).forward_chunk(x)  # a latency-controlled one (model.chunk) can
     with pytest.raises(ConfigError, match="classifier"):
         _model(head="classifier", num_outputs=3).forward_chunk(x)
     for norm in ("utterance", "global"):
@@ -120,13 +164,15 @@ def test_streaming_features_equal_the_whole_wave(speech, normalize_mode):
     torch.testing.assert_close(torch.cat(outs), whole[0], rtol=0, atol=1e-4 if normalize_mode == "none" else 2e-5)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("factor", FACTORS)
 @torch.inference_mode()
-def test_waveform_chunks_through_front_end_and_model_equal_the_whole(speech, cell, factor):
+def test_waveform_chunks_through_front_end_and_model_equal_the_whole(speech, kind, cell, factor):
     rng = np.random.default_rng(factor * 7 + len(cell))
     cfg = _causal_config(rng)
-    m = _model(cell=cell, subsample=factor, input_size=80, hidden_size=24, conv_channels=16)
+    lc = {"bidirectional": True, "chunk": 12, "right_context": 5} if kind == "lc" else {}
+    m = _model(cell=cell, subsample=factor, input_size=80, hidden_size=24, conv_channels=16, **lc)
     feats, flen = FilterBank(cfg)(torch.from_numpy(speech)[None], torch.tensor([len(speech)]))
     whole, olen, _ = m(feats, flen)
     stream, outs, pos = PosteriorStream(m, cfg), [], 0
@@ -137,6 +183,8 @@ def test_waveform_chunks_through_front_end_and_model_equal_the_whole(speech, cel
         outs.append(stream.accept(speech[pos:pos + step]))
         pos += step
     outs.append(stream.accept(speech[pos:]))
+    outs.append(stream.finish())
+    assert len(stream.finish()) == 0
     chunked = torch.cat(outs)
     assert chunked.shape[0] == int(olen[0]) == whole.shape[1]
     torch.testing.assert_close(chunked, whole[0], rtol=0, atol=1e-5)

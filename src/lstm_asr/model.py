@@ -33,6 +33,11 @@ class ModelConfig:
     pool: str = "mean"              # classifier only: mean | last
     num_outputs: int = 0            # CTC: vocabulary size incl. blank; classifier: number of classes
     input_size: int = 80            # feature bins
+    # bidirectional only: a latency-controlled stack (Zhang et al. 2016) when chunk > 0: the backward
+    # direction of output frame t reads only to the end of t's chunk of ``chunk`` output frames plus
+    # ``right_context`` more, so the model streams with a look-ahead of at most chunk + right_context
+    chunk: int = 0
+    right_context: int = 0
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -46,6 +51,15 @@ class ModelConfig:
             raise ConfigError(f"model.pool must be 'mean' or 'last', not {self.pool!r}")
         if isinstance(self.hidden_size, list) and len(self.hidden_size) != self.num_layers:
             raise ConfigError("model.hidden_size lists one size per layer: its length must equal num_layers")
+        for name in ("chunk", "right_context"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"model.{name} must be a whole number >= 0, not {v!r}")
+        if self.chunk and not self.bidirectional:
+            raise ConfigError("model.chunk limits a bidirectional model's look-ahead: a unidirectional one "
+                              "has none (set model.chunk: 0)")
+        if self.right_context and not self.chunk:
+            raise ConfigError("model.right_context needs model.chunk > 0")
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -126,7 +140,14 @@ class RecurrentStack(nn.Module):
     """Layers of nn.LSTM / nn.GRU / nn.RNN (one module per layer so sizes may differ).
 
     forward(x (B, T, I), lengths (B,), state=None) -> (y (B, T, H*dirs), state): ``state`` is a
-    list with one entry per layer (LSTM: (h, c); GRU/RNN: h), each (dirs, B, H)."""
+    list with one entry per layer (LSTM: (h, c); GRU/RNN: h), each (dirs, B, H).
+
+    With ``model.chunk`` > 0 (bidirectional) the stack is latency-controlled: time is cut into
+    chunks of ``chunk`` frames, and each chunk runs through all layers as a window with the next
+    ``right_context`` frames; the forward direction carries its state from chunk to chunk, the
+    backward direction starts from zero at the window's end. So output t depends on frames up to
+    the end of its window only, whether the utterance is run whole (:meth:`forward`) or fed chunk
+    by chunk (:meth:`forward_chunk`); ``state`` then holds the forward direction only, (1, B, H)."""
 
     def __init__(self, cfg: ModelConfig, input_size: int):
         super().__init__()
@@ -138,8 +159,11 @@ class RecurrentStack(nn.Module):
             input_size = size * dirs
         self.dropout = nn.Dropout(cfg.dropout)
         self.output_size = input_size
+        self.chunk, self.right_context = cfg.chunk, cfg.right_context
 
     def forward(self, x, lengths, state=None):
+        if self.chunk:
+            return self._forward_windows(x, lengths, state)
         new_state = []
         for k, layer in enumerate(self.layers):
             if k:
@@ -150,17 +174,95 @@ class RecurrentStack(nn.Module):
             new_state.append(s)
         return x, new_state
 
-    def forward_chunk(self, x, state=None):
-        """(B, T, I) the next frames of B streams in step (no padding) -> (B, T, H), state."""
+    def forward_chunk(self, x, state=None, pending=None, final=False):
+        """(B, T, I) the next frames of B streams in step (no padding) -> (B, T', H), state, pending.
+        A latency-controlled stack keeps in ``pending`` the frames whose window is not complete yet
+        (``final``: the stream ends, run them all); otherwise T' = T and pending stays None."""
+        if self.chunk:
+            return self._stream_windows(x, state, pending, final)
         if x.shape[1] == 0:
-            return x.new_zeros(x.shape[0], 0, self.output_size), state
+            return x.new_zeros(x.shape[0], 0, self.output_size), state, None
         new_state = []
         for k, layer in enumerate(self.layers):
             if k:
                 x = self.dropout(x)
             x, s = layer(x, None if state is None else state[k])
             new_state.append(s)
+        return x, new_state, None
+
+    def _window(self, x, main, total, state):
+        """One window through every layer: x (b, W, I), row i's first total[i] frames real and its
+        first main[i] its chunk -> (y (b, W, 2H), the forward states after each row's chunk).
+        Each layer runs the window and, as a second copy in the batch, the chunk alone: the copy's
+        final forward state is the state at the chunk's end, which the next chunk starts from."""
+        b, width = x.shape[:2]
+        lengths = torch.cat([total, main]).cpu()
+        new_state = []
+        for k, layer in enumerate(self.layers):
+            if k:
+                x = self.dropout(x)
+            packed = pack_padded_sequence(torch.cat([x, x]), lengths, batch_first=True, enforce_sorted=False)
+            out, s = layer(packed, _start_state(layer, None if state is None else state[k], b, x))
+            x = pad_packed_sequence(out, batch_first=True, total_length=width)[0][:b]
+            new_state.append(_map_state(s, lambda t: t[:1, b:]))
         return x, new_state
+
+    def _forward_windows(self, x, lengths, state=None):
+        batch, frames = x.shape[:2]
+        lengths = lengths.cpu()
+        out = x.new_zeros(batch, frames, self.output_size)
+        for start in range(0, frames, self.chunk):
+            main = (lengths - start).clamp(0, self.chunk)
+            rows = main.nonzero().squeeze(1)
+            if not len(rows):
+                break
+            stop = min(start + self.chunk + self.right_context, frames)
+            total = (lengths[rows] - start).clamp(max=stop - start)
+            index = rows.to(x.device)
+            sub = None if state is None else [_map_state(s, lambda t: t[:, index]) for s in state]
+            y, new = self._window(x[index, start:stop], main[rows], total, sub)
+            end = min(start + self.chunk, frames)
+            out[index, start:end] = y[:, :end - start]
+            if state is None:
+                state = [_map_state(s, lambda t: t.new_zeros(1, batch, t.shape[-1])) for s in new]
+            state = [_put_state(old, index, s) for old, s in zip(state, new)]
+        return out, state
+
+    def _stream_windows(self, x, state, pending, final):
+        buf = x if pending is None else torch.cat([pending, x], 1)
+        outs, b = [], buf.shape[0]
+        while buf.shape[1] >= self.chunk + self.right_context or (final and buf.shape[1]):
+            width = min(self.chunk + self.right_context, buf.shape[1])
+            main = min(self.chunk, width)
+            y, state = self._window(buf[:, :width], torch.full((b,), main), torch.full((b,), width), state)
+            outs.append(y[:, :main])
+            buf = buf[:, main:]
+        y = torch.cat(outs, 1) if outs else x.new_zeros(b, 0, self.output_size)
+        return y, state, buf
+
+
+def _map_state(s, f):
+    """Apply f to an LSTM state (h, c) or a GRU/RNN state h."""
+    return tuple(f(t) for t in s) if isinstance(s, tuple) else f(s)
+
+
+def _put_state(old, index, new):
+    if isinstance(old, tuple):
+        return tuple(_put_state(o, index, n) for o, n in zip(old, new))
+    old = old.clone()
+    old[:, index] = new
+    return old
+
+
+def _start_state(layer, forward, b: int, x):
+    """The initial state of a bidirectional layer run on [window; chunk] (2b rows): the forward
+    direction from ``forward`` (1, b, H) (zeros when None), the backward direction from zeros."""
+    zeros = x.new_zeros(1, 2 * b, layer.hidden_size)
+    def build(t):
+        return torch.cat([zeros if t is None else t.repeat(1, 2, 1), zeros])
+    if isinstance(layer, nn.LSTM):
+        return (build(None), build(None)) if forward is None else (build(forward[0]), build(forward[1]))
+    return build(forward)
 
 
 @dataclass
@@ -168,6 +270,7 @@ class ChunkState:
     """What :meth:`AcousticModel.forward_chunk` carries from one chunk to the next."""
     conv: list | None = None   # per convolution: (last two input frames (B, C_in, 2), inputs seen)
     rnn: list | None = None    # per recurrent layer: LSTM (h, c), GRU/RNN h, each (1, B, H)
+    pending: torch.Tensor | None = None  # latency-controlled stack: front-end frames not yet run
     frames: int = 0            # feature frames consumed
     outputs: int = 0           # output frames produced
 
@@ -208,24 +311,29 @@ class AcousticModel(nn.Module):
         return torch.log_softmax(self.head(self.dropout(x)), dim=-1), lengths, state
 
     def check_streamable(self) -> None:
-        """ConfigError unless this model can run chunk by chunk (unidirectional, CTC head)."""
-        if self.cfg.bidirectional:
+        """ConfigError unless this model can run chunk by chunk (unidirectional or latency-controlled
+        bidirectional, CTC head)."""
+        if self.cfg.bidirectional and not self.cfg.chunk:
             raise ConfigError("a bidirectional model needs the whole utterance: it cannot run chunk by chunk "
-                              "(run it on whole segments, or use a unidirectional model)")
+                              "(run it on whole segments, or use a unidirectional or latency-controlled one, "
+                              "model.chunk > 0)")
         if self.cfg.head != "ctc":
             raise ConfigError("a classifier pools over the whole utterance: it cannot run chunk by chunk")
 
-    def forward_chunk(self, feats: torch.Tensor, state: ChunkState | None = None) -> tuple[torch.Tensor, ChunkState]:
+    def forward_chunk(self, feats: torch.Tensor, state: ChunkState | None = None,
+                      final: bool = False) -> tuple[torch.Tensor, ChunkState]:
         """Run the next T feature frames of B streams (all T real, no padding): (B, T, F) ->
         CTC log-probabilities of the output frames they complete (B, T', V) and the new state.
         Any cutting of a stream into chunks (of any sizes, even 0) gives, concatenated, the output
-        of :meth:`forward` on the whole stream. Unidirectional CTC models only (ConfigError else)."""
+        of :meth:`forward` on the whole stream; a latency-controlled model (``model.chunk``) holds
+        back its last frames until their look-ahead has arrived, or until a call with ``final=True``
+        (the end of the stream). CTC models, unidirectional or latency-controlled (ConfigError else)."""
         self.check_streamable()
         state = state or ChunkState()
         x, conv = self.frontend.forward_chunk(feats, state.conv)
-        x, rnn = self.encoder.forward_chunk(self.dropout(x), state.rnn)
+        x, rnn, pending = self.encoder.forward_chunk(self.dropout(x), state.rnn, state.pending, final)
         out = torch.log_softmax(self.head(self.dropout(x)), dim=-1)
-        return out, ChunkState(conv, rnn, state.frames + feats.shape[1], state.outputs + out.shape[1])
+        return out, ChunkState(conv, rnn, pending, state.frames + feats.shape[1], state.outputs + out.shape[1])
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -170,3 +170,11 @@ class PosteriorStream:
         feats = self.features.accept(chunk)  # (n, F)
         out, self.state = self.model.forward_chunk(feats[None].to(self.device), self.state)
         return out[0].float().cpu()
+
+    @torch.inference_mode()
+    def finish(self) -> torch.Tensor:
+        """The end of the stream: the output frames a latency-controlled model held back for its
+        look-ahead (none for a unidirectional one; none again after the first call)."""
+        empty = torch.zeros(1, 0, self.model.cfg.input_size, device=self.device)
+        out, self.state = self.model.forward_chunk(empty, self.state, final=True)
+        return out[0].float().cpu()

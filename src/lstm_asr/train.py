@@ -71,17 +71,22 @@ class RunConfig:
     # the decoder saved with the model as its default, e.g. {"beam_size": 8, "words": "training"}
     # ("training": the words of the training transcripts, a closed vocabulary such as digits)
     decoding: dict = field(default_factory=dict)
+    # the features and model options the config itself sets (not defaults): with train.init those
+    # in INIT_OVERRIDES replace the initial model's
+    given: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
         check_keys(d, cls, "config section")
         tr = check_keys(d.get("train", {}) or {}, TrainConfig, "train option")
+        features, model = d.get("features", {}) or {}, d.get("model", {}) or {}
         return cls(name=d.get("name", "model"), description=d.get("description", ""),
                    decoding=d.get("decoding", {}) or {},
-                   features=FeatureConfig.from_dict(d.get("features", {}) or {}),
-                   model=ModelConfig.from_dict(d.get("model", {}) or {}),
+                   features=FeatureConfig.from_dict(features),
+                   model=ModelConfig.from_dict(model),
                    augment=AugmentConfig.from_dict(d.get("augment", {}) or {}),
-                   train=TrainConfig(**tr))
+                   train=TrainConfig(**tr),
+                   given={"features": set(features), "model": set(model)})
 
     @classmethod
     def load(cls, path, overrides: list[str] = ()) -> "RunConfig":
@@ -285,8 +290,7 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
         init_dir = resolve_model(tc.init)
         saved, vocab_path, start_state = load_model_files(init_dir)
         vocab = Vocabulary.load(vocab_path)
-        cfg.features = FeatureConfig.from_dict(saved["features"])
-        cfg.model = ModelConfig.from_dict({**saved["model"], "dropout": cfg.model.dropout})
+        cfg.features, cfg.model = _init_configs(cfg, saved)
         log(f"starting from {init_dir}: its front end, model shape and vocabulary")
     elif classifier:
         vocab = Vocabulary(sorted({u.text for u in train_utts}), has_blank=False)
@@ -344,6 +348,27 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
         f"{rec.model.num_parameters():,} parameters)")
     run.t_start = time.time() - elapsed
     return run, start_epoch
+
+
+# with train.init, the options a config may change from the initial model's (none changes a weight's shape)
+INIT_OVERRIDES = {"features": ("normalize",), "model": ("dropout", "chunk", "right_context")}
+
+
+def _init_configs(cfg: RunConfig, saved: dict) -> tuple[FeatureConfig, ModelConfig]:
+    """The front end and model of a run started from a saved model: the saved ones, with the
+    options of INIT_OVERRIDES that the run's config sets (the dropout always comes from the run).
+    A changed normalisation drops the saved feature statistics (training computes new ones)."""
+    features = dict(saved["features"])
+    for key in cfg.given.get("features", ()):
+        if key in INIT_OVERRIDES["features"] and getattr(cfg.features, key) != features.get(key):
+            features[key] = getattr(cfg.features, key)
+            if key == "normalize":
+                features["global_mean"] = features["global_std"] = None
+    model = {**saved["model"], "dropout": cfg.model.dropout}
+    for key in cfg.given.get("model", ()):
+        if key in INIT_OVERRIDES["model"]:
+            model[key] = getattr(cfg.model, key)
+    return FeatureConfig.from_dict(features), ModelConfig.from_dict(model)
 
 
 def _extend_vocabulary(vocab: Vocabulary, state: dict, new: list[str], seed: int) -> tuple[Vocabulary, dict]:
