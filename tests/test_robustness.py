@@ -161,6 +161,27 @@ def test_global_statistics_are_saved_with_the_model_and_kept_by_fine_tuning(tmp_
     assert (tuned / "vocab.json").read_text() == (best / "vocab.json").read_text()
 
 
+def test_fine_tuning_can_make_a_model_stream(tmp_path):
+    """train.init with features.normalize and model.chunk / right_context set: the initial model's
+    weights and front end, run latency-controlled on online features (new statistics); other
+    front-end and shape options still come from the initial model."""
+    import lstm_asr
+    from lstm_asr.train import RunConfig
+    best = train(_tiny(tmp_path / "a"), progress=False, log=lambda m: None)
+    saved = json.loads((best / "config.json").read_text())
+    d = {"features": {"normalize": "causal", "n_mels": 80}, "model": {"chunk": 6, "right_context": 2, "dropout": 0.0},
+         "train": {**_tiny(tmp_path / "b", init=str(best), epochs=1).train.__dict__}}
+    tuned = train(RunConfig.from_dict(d), progress=False, log=lambda m: None)
+    conf = json.loads((tuned / "config.json").read_text())
+    assert conf["features"]["normalize"] == "causal" and conf["features"]["n_mels"] == 40
+    assert len(conf["features"]["global_mean"]) == 40  # (recomputed: global and causal share their statistics)
+    assert {k: conf["model"][k] for k in ("chunk", "right_context", "dropout")} == {"chunk": 6, "right_context": 2, "dropout": 0.0}
+    assert {k: v for k, v in conf["model"].items() if k not in ("chunk", "right_context", "dropout")} == \
+        {k: v for k, v in saved["model"].items() if k not in ("chunk", "right_context", "dropout")}
+    rec = lstm_asr.load_model(tuned)
+    assert rec.streams and not lstm_asr.load_model(best).streams
+
+
 def test_training_without_a_dev_set_keeps_the_last_model(tmp_path):
     best = train(_tiny(tmp_path, dev="", epochs=2), progress=False, log=lambda m: None)
     rows = (tmp_path / "run" / "curves.csv").read_text().splitlines()

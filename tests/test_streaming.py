@@ -318,3 +318,42 @@ def test_cli_stream_mic_without_a_capture_device_is_one_line_error():
         pass
     code, out, err = _cli("--mic")
     assert code == 1 and err.startswith("error: --mic:") and len(err.strip().splitlines()) == 1
+
+
+# -- a model that streams: partials from its outputs as the audio arrives ---------------------------
+
+@pytest.fixture(scope="module")
+def lc_model(default_model):
+    """The default model's weights run latency-controlled (chunk 10, right_context 5) on causal
+    features: a model that streams (the shipped streaming variant is fine-tuned so)."""
+    import copy
+
+    from lstm_asr.transcribe import Recognizer
+    cfg = copy.deepcopy(default_model.config)
+    cfg["model"].update(chunk=10, right_context=5)
+    cfg["features"]["normalize"] = "causal"
+    return Recognizer(cfg, default_model.vocab, default_model.model.state_dict())
+
+
+def test_a_model_that_streams_gives_partials_from_its_running_outputs(lc_model, default_model):
+    assert lc_model.streams and not default_model.streams
+    wave, rate = _concatenation()
+    offline = lc_model.transcribe(wave, rate)
+    calls = []
+    decode = lc_model.decode_segments
+    lc_model.decode_segments = lambda segs, opts=None: calls.append(len(segs)) or decode(segs, opts)
+    try:
+        events, timed = _stream(lc_model, wave, rate, [1600])
+    finally:
+        del lc_model.decode_segments
+    finals = [e for e in events if e.type == "final"]
+    assert offline.text and join_finals(events) == offline.text
+    assert sum(calls) == len(finals)  # decode_segments ran for the finals only: partials came from the stream
+    partials = [(pos, e) for pos, e in timed if e.type == "partial"]
+    assert len(partials) >= 2 and all(e.text for _, e in partials)
+    # a partial is the decoder on the outputs the model has given for the open segment so far
+    first_pos, first = partials[0]
+    stream = PosteriorStream.from_recognizer(lc_model)
+    start = int(round(first.start * 16000))
+    out = stream.accept(wave[start:first_pos])
+    assert 0 < out.shape[0] and lc_model.decode_output(out, first.start).text.split()[:1] == first.text.split()[:1]

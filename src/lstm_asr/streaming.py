@@ -17,7 +17,11 @@ audio the joined final texts equal the offline transcript by construction::
         print(event.type, event.text)
 
 A partial result decodes the audio of the open segment so far, every ``partial_interval`` seconds
-of new audio (for a bidirectional model this re-decodes the segment, at most ``max_seconds`` long).
+of new audio. A model that streams (:attr:`Recognizer.streams`: unidirectional or latency-controlled,
+such as the bundled ``digits-commands-streaming``) runs on that audio as it arrives, in a
+:class:`PosteriorStream` per segment, so a partial only decodes its outputs so far (they lag the
+audio by the model's look-ahead); any other model re-decodes the segment so far for each partial
+(at most ``max_seconds`` long). Finals are decoded the offline way in both cases.
 
 :class:`PosteriorStream` is the exact chunked model: waveform chunks -> front end with online
 normalisation -> :meth:`AcousticModel.forward_chunk`, whose concatenated outputs equal the model run
@@ -83,6 +87,7 @@ class StreamingRecognizer:
         self.partial_every = int(round((partial_interval or 0) * SAMPLE_RATE))
         self._since_partial = 0
         self._last_partial: tuple[float, str] | None = None
+        self._live: _OpenSegment | None = None  # models that stream: the open segment's outputs so far
         self.finished = False
 
     @property
@@ -123,8 +128,16 @@ class StreamingRecognizer:
         if opened is None or len(opened[1]) < 400:
             return None
         start, audio = opened
-        t = self.recognizer.decode_segments([Segment(start, start + len(audio) / SAMPLE_RATE, audio)],
-                                            self.options)[0]
+        if self.recognizer.streams:
+            if self._live is None or self._live.start != start:
+                self._live = _OpenSegment(start, PosteriorStream.from_recognizer(self.recognizer))
+            out = self._live.feed(audio)
+            if not len(out):
+                return None
+            t = self.recognizer.decode_output(out, start, self.options)
+        else:
+            t = self.recognizer.decode_segments([Segment(start, start + len(audio) / SAMPLE_RATE, audio)],
+                                                self.options)[0]
         if not t.text or self._last_partial == (start, t.text):
             return None
         self._last_partial = (start, t.text)
@@ -133,7 +146,7 @@ class StreamingRecognizer:
     def _finals(self, segments) -> list[StreamEvent]:
         if not segments:
             return []
-        self._last_partial = None
+        self._last_partial = self._live = None
         return [StreamEvent("final", t.text, t.start, t.end, t.words)
                 for t in self.recognizer.decode_segments(list(segments), self.options)]
 
@@ -142,6 +155,21 @@ def join_finals(events) -> str:
     """The transcript of a stream: its final texts joined (empty ones skipped), as
     :meth:`Recognizer.transcribe` joins segments."""
     return " ".join(e.text for e in events if e.type == "final" and e.text)
+
+
+class _OpenSegment:
+    """The open segment of a live stream run through a model that streams: its audio is fed to a
+    PosteriorStream as it grows (the segmenter's open_audio() keeps its start and extends it)."""
+
+    def __init__(self, start: float, stream: "PosteriorStream"):
+        self.start, self.stream, self.fed, self.outputs = start, stream, 0, []
+
+    def feed(self, audio: np.ndarray) -> torch.Tensor:
+        """The open segment's audio so far -> the model's outputs for all of it so far (T', V)."""
+        self.outputs.append(self.stream.accept(audio[self.fed:]))
+        self.fed = len(audio)
+        self.outputs = [torch.cat(self.outputs)]
+        return self.outputs[0]
 
 
 class PosteriorStream:

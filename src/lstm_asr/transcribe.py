@@ -26,7 +26,7 @@ from .data import pad_waves
 from .decoding import BeamSearchDecoder, GreedyDecoder, word_spans
 from .errors import AsrError, ConfigError, check_keys
 from .segment import MAX_SEGMENT_S, Segment, Segmenter
-from .features import FeatureConfig, FilterBank
+from .features import FeatureConfig, FilterBank, check_online
 from .model import AcousticModel, ModelConfig, resolve_device
 from .text import Vocabulary
 
@@ -198,6 +198,24 @@ class Recognizer:
                 widen_word_spans(words, seg.speech, seg.start)
             result.append(Transcript(text, seg.duration, words, nbest, seg.start, seg.end))
         return result
+
+    @property
+    def streams(self) -> bool:
+        """Whether the model runs chunk by chunk exactly (unidirectional or latency-controlled CTC,
+        features normalised online): live recognition then decodes as the audio arrives."""
+        try:
+            self.model.check_streamable()
+            check_online(self.feature_config)
+        except ConfigError:
+            return False
+        return True
+
+    def decode_output(self, out: torch.Tensor, offset: float = 0.0, options: DecodeOptions | None = None) -> Transcript:
+        """CTC log-probabilities (T', V) of audio starting ``offset`` seconds into a stream (e.g. a
+        :class:`~lstm_asr.streaming.PosteriorStream`'s so far) -> a Transcript by the decoder."""
+        text, words, nbest = self._decode(out, out.shape[0], offset, self._options(options))
+        duration = out.shape[0] * self.frame_seconds
+        return Transcript(text, duration, words, nbest, offset, offset + duration)
 
     def _decode(self, out: torch.Tensor, length: int, offset: float,
                 opts: DecodeOptions) -> tuple[str, list[dict], list[dict]]:
