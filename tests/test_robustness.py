@@ -180,6 +180,32 @@ def test_fine_tuning_can_make_a_model_stream(tmp_path):
         {k: v for k, v in saved["model"].items() if k not in ("chunk", "right_context", "dropout")}
     rec = lstm_asr.load_model(tuned)
     assert rec.streams and not lstm_asr.load_model(best).streams
+    # the same with the offline model as its teacher (knowledge distillation)
+    d["train"] = {**d["train"], "out_dir": str(tmp_path / "c" / "run"), "teacher": str(best), "teacher_weight": 2.0}
+    logs = []
+    taught = train(RunConfig.from_dict(d), progress=False, log=logs.append)
+    assert json.loads((taught / "config.json").read_text())["training"]["train"]["teacher"] == str(best)
+    assert np.isfinite(float((tmp_path / "c" / "run" / "curves.csv").read_text().splitlines()[1].split(",")[2]))
+
+
+def test_distillation_loss_and_teachers_that_cannot_teach(tmp_path):
+    from lstm_asr.train import RunConfig, distillation_loss
+    torch.manual_seed(0)
+    a = torch.log_softmax(torch.randn(2, 5, 4), -1)
+    b = torch.log_softmax(torch.randn(2, 5, 4), -1)
+    lengths, targets = torch.tensor([5, 3]), torch.tensor([2, 1])
+    assert float(distillation_loss(a, a, lengths, targets)) == pytest.approx(0.0, abs=1e-6)
+    loss = distillation_loss(b, a, lengths, targets)
+    c = b.clone()
+    c[1, 3:] = 0.0  # frames past an utterance's end are not read
+    assert float(loss) > 0 and float(distillation_loss(c, a, lengths, targets)) == pytest.approx(float(loss))
+    kl = (a.exp() * (a - b)).sum(-1)
+    assert float(loss) == pytest.approx(float((kl[0].sum() / 2 + kl[1, :3].sum() / 1) / 2), rel=1e-5)
+    cfg = _tiny(tmp_path, teacher="digits")  # its own vocabulary (from FSDD texts) is not the teacher's
+    with pytest.raises(ConfigError, match="train.teacher digits: its output units differ"):
+        train(cfg, progress=False, log=lambda m: None)
+    with pytest.raises(ConfigError, match="train.teacher_weight"):
+        RunConfig.from_dict({"train": {"teacher_weight": -1}})
 
 
 def test_training_without_a_dev_set_keeps_the_last_model(tmp_path):

@@ -58,6 +58,10 @@ class TrainConfig:
                                   # front end and vocabulary (fine-tuning, adaptation)
     extend_vocab: bool = False    # with init: add the training texts' new characters as output units
     stats_utterances: int = 2000  # utterances for the global feature statistics (normalize: global)
+    teacher: str = ""             # distil from this CTC model (directory or bundled name) with the same
+                                  # vocabulary and frame rate: its per-frame output distribution on the same
+                                  # audio (through its own front end, without SpecAugment) is a second target
+    teacher_weight: float = 1.0   # loss = CTC + teacher_weight * KL(teacher || model), both per target unit
 
 
 @dataclass
@@ -171,6 +175,7 @@ class _Run:
     total_steps: int
     warm: int
     metric: str
+    teacher: Recognizer | None = None
     step: int = 0
     unfit: int = 0           # utterances whose transcript cannot fit the output frames (CTC loss zeroed)
     skipped_steps: int = 0   # steps with a non-finite loss or gradient norm: not applied
@@ -330,13 +335,14 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
     rec = Recognizer(model_config, vocab, start_state)
     rec.set_decoding()  # dev evaluation (and best-model choice) with greedy decoding: fast and comparable
     rec.to(device)
+    teacher = _load_teacher(tc.teacher, rec, device) if tc.teacher else None
     opt = torch.optim.AdamW(rec.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     durations = [train_set.duration(i) for i in range(len(train_set))]
     steps_per_epoch = len(bucket_batches(durations, tc.batch_seconds, False, max_batch=tc.max_batch))
     total = steps_per_epoch * tc.epochs
     run = _Run(cfg, run_dir, device, rec, model_config, vocab, train_set, durations, dev_utts,
                [dev_set.wave(i) for i in range(len(dev_set))], opt, total, max(1, int(tc.warmup * total)),
-               "error" if classifier else "wer")
+               "error" if classifier else "wer", teacher)
     start_epoch, elapsed = 1, 0.0
     if resume:
         info = load_trainer_state(last, opt)
@@ -369,6 +375,36 @@ def _init_configs(cfg: RunConfig, saved: dict) -> tuple[FeatureConfig, ModelConf
         if key in INIT_OVERRIDES["model"]:
             model[key] = getattr(cfg.model, key)
     return FeatureConfig.from_dict(features), ModelConfig.from_dict(model)
+
+
+def _load_teacher(name: str, rec: Recognizer, device) -> Recognizer:
+    """The model a run distils from (train.teacher): a CTC model with the student's output units
+    and output frame rate, so that its frames and the student's match one to one."""
+    teacher = Recognizer.from_dir(name)
+    if teacher.is_classifier or rec.is_classifier:
+        raise ConfigError(f"train.teacher {name}: distillation needs CTC models (teacher and model)")
+    if teacher.vocab.units != rec.vocab.units:
+        raise ConfigError(f"train.teacher {name}: its output units differ from the model's "
+                          "(distil into a model started from it, or with the same vocabulary)")
+    if teacher.frame_seconds != rec.frame_seconds:
+        raise ConfigError(f"train.teacher {name}: {teacher.frame_seconds * 1000:g} ms per output frame, the "
+                          f"model {rec.frame_seconds * 1000:g} ms: the frames must match")
+    teacher.to(device)
+    teacher.model.eval()
+    return teacher
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, lengths: torch.Tensor,
+                      target_lengths: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || student) of CTC log-probabilities (B, T, V) over each utterance's ``lengths``
+    frames, summed per utterance and divided by its target length (as CTCLoss's "mean" does), then
+    averaged over the batch."""
+    frames = min(student.shape[1], teacher.shape[1])
+    student, teacher = student[:, :frames], teacher[:, :frames]
+    kl = (teacher.exp() * (teacher - student)).sum(-1)  # (B, T)
+    mask = torch.arange(kl.shape[1], device=kl.device)[None, :] < lengths[:, None]
+    per_utt = torch.where(mask, kl, kl.new_zeros(())).sum(1)
+    return (per_utt / target_lengths.clamp(min=1).to(kl.dtype)).mean()
 
 
 def _extend_vocabulary(vocab: Vocabulary, state: dict, new: list[str], seed: int) -> tuple[Vocabulary, dict]:
@@ -415,6 +451,10 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
         waves, lengths, targets = collate([run.train_set[i] for i in batch])
         warps = draw_warps(len(batch), cfg.augment, rng)
         feats, flen = run.rec.fbank(waves.to(device), lengths.to(device), warps)
+        if run.teacher is not None:
+            with torch.no_grad():
+                tfeats, tflen = run.teacher.fbank(waves.to(device), lengths.to(device), warps)
+                teacher_out = run.teacher.model(tfeats, tflen.clamp(min=1))[0].float()
         feats = spec_augment(feats, flen, cfg.augment, gen)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             out, olen, _ = model(feats, flen.clamp(min=1))
@@ -425,6 +465,8 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
             tgt = torch.tensor([t for seq in targets for t in seq], device=device)
             tlen = torch.tensor([len(seq) for seq in targets], device=device)
             loss = ctc(out.transpose(0, 1), tgt, olen, tlen)
+            if run.teacher is not None:
+                loss = loss + tc.teacher_weight * distillation_loss(out, teacher_out, olen, tlen)
             run.unfit += sum(int(n) < ctc_frames_needed(seq) for n, seq in zip(olen.tolist(), targets))
         for g in run.opt.param_groups:
             g["lr"] = run.lr_at(run.step)
