@@ -15,7 +15,9 @@ from lstm_asr.streaming import PosteriorStream, StreamingRecognizer, join_finals
 torch.set_num_threads(1)
 CELLS = ["lstm", "gru", "rnn"]
 FACTORS = [1, 2, 4]
-KINDS = {"uni": {}, "lc": {"bidirectional": True, "chunk": 3, "right_context": 2}}  # lc: latency-controlled
+# lc: latency-controlled; lcn: the same, normalising its input per window (model.input_norm)
+KINDS = {"uni": {}, "lc": {"bidirectional": True, "chunk": 3, "right_context": 2},
+         "lcn": {"bidirectional": True, "chunk": 3, "right_context": 2, "input_norm": "window"}}
 
 
 def _model(**kw) -> AcousticModel:
@@ -93,6 +95,27 @@ def test_latency_controlled_model_looks_ahead_only_to_its_window(cell):
         torch.testing.assert_close(out[i, :olen[i]], alone[0], rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("factor", FACTORS)
+@torch.inference_mode()
+def test_window_normalisation_is_per_utterance_normalisation_online(factor):
+    """input_norm: window normalises each window with the statistics of the frames up to its end:
+    with one window over the whole utterance it is the offline model on features normalised per
+    utterance; with shorter windows the first frames no longer depend on the last ones."""
+    from lstm_asr.transcribe import Recognizer  # noqa: F401 (the config check below)
+    x = torch.randn(3, 41, 10) * 3 + 2  # raw log-mel: a level and a spread to remove
+    lengths = torch.tensor([41, 23, 5])
+    wide = _model(subsample=factor, bidirectional=True, chunk=100, input_norm="window")
+    plain = _model(subsample=factor, bidirectional=True)
+    a, olen, _ = wide(x, lengths)
+    b, _, _ = plain(normalize(x, lengths, FeatureConfig(n_mels=10, normalize="utterance")), lengths)
+    mask = torch.arange(a.shape[1])[None] < olen[:, None]
+    torch.testing.assert_close(a[mask], b[mask], rtol=0, atol=1e-5)
+    narrow = _model(subsample=factor, bidirectional=True, chunk=2, right_context=1, input_norm="window")
+    head, _, _ = narrow(x[:1, :4 * factor], torch.tensor([4 * factor]))
+    whole, _, _ = narrow(x[:1], torch.tensor([41]))
+    torch.testing.assert_close(head[0, :2], whole[0, :2], rtol=0, atol=1e-5)  # the first window: frames 0..3
+
+
 def test_latency_controlled_options_are_checked():
     with pytest.raises(ConfigError, match="unidirectional"):
         ModelConfig(bidirectional=False, chunk=4)
@@ -101,6 +124,10 @@ def test_latency_controlled_options_are_checked():
     for bad in (-1, 2.5, True, "4"):
         with pytest.raises(ConfigError, match="model.chunk must be a whole number"):
             ModelConfig(chunk=bad)
+    with pytest.raises(ConfigError, match="input_norm: window needs a latency-controlled model"):
+        ModelConfig(input_norm="window")
+    with pytest.raises(ConfigError, match="model.input_norm must be"):
+        ModelConfig(chunk=4, input_norm="utterance")
 
 
 @torch.inference_mode()
@@ -170,8 +197,8 @@ def test_streaming_features_equal_the_whole_wave(speech, normalize_mode):
 @torch.inference_mode()
 def test_waveform_chunks_through_front_end_and_model_equal_the_whole(speech, kind, cell, factor):
     rng = np.random.default_rng(factor * 7 + len(cell))
-    cfg = _causal_config(rng)
-    lc = {"bidirectional": True, "chunk": 12, "right_context": 5} if kind == "lc" else {}
+    cfg = _causal_config(rng) if kind != "lcn" else FeatureConfig(normalize="none")
+    lc = {**KINDS[kind], "chunk": 12, "right_context": 5} if kind != "uni" else {}
     m = _model(cell=cell, subsample=factor, input_size=80, hidden_size=24, conv_channels=16, **lc)
     feats, flen = FilterBank(cfg)(torch.from_numpy(speech)[None], torch.tensor([len(speech)]))
     whole, olen, _ = m(feats, flen)
@@ -324,14 +351,16 @@ def test_cli_stream_mic_without_a_capture_device_is_one_line_error():
 
 @pytest.fixture(scope="module")
 def lc_model(default_model):
-    """The default model's weights run latency-controlled (chunk 10, right_context 5) on causal
-    features: a model that streams (the shipped streaming variant is fine-tuned so)."""
+    """The default model's weights run latency-controlled (chunk 10, right_context 5), normalising
+    per window: a model that streams (the shipped streaming variant is fine-tuned so)."""
     import copy
 
     from lstm_asr.transcribe import Recognizer
     cfg = copy.deepcopy(default_model.config)
-    cfg["model"].update(chunk=10, right_context=5)
-    cfg["features"]["normalize"] = "causal"
+    cfg["model"].update(chunk=10, right_context=5, input_norm="window")
+    with pytest.raises(ConfigError, match="features.normalize must be none"):
+        Recognizer(cfg, default_model.vocab, default_model.model.state_dict())
+    cfg["features"]["normalize"] = "none"
     return Recognizer(cfg, default_model.vocab, default_model.model.state_dict())
 
 

@@ -17,6 +17,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .errors import ConfigError, check_keys
 
+_STD_FLOOR = 1e-5  # as features.normalize: utterance
+
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
@@ -38,6 +40,11 @@ class ModelConfig:
     # ``right_context`` more, so the model streams with a look-ahead of at most chunk + right_context
     chunk: int = 0
     right_context: int = 0
+    # "window" (latency-controlled only; features.normalize: none): the model normalises its log-mel
+    # input itself, per window: each bin's mean and variance over the frames from the start to the
+    # window's end, the online twin of features.normalize: utterance (equal to it while the first
+    # window covers the whole utterance), with no look-ahead beyond the model's own
+    input_norm: str = "none"
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -60,6 +67,10 @@ class ModelConfig:
                               "has none (set model.chunk: 0)")
         if self.right_context and not self.chunk:
             raise ConfigError("model.right_context needs model.chunk > 0")
+        if self.input_norm not in ("none", "window"):
+            raise ConfigError(f"model.input_norm must be 'none' or 'window', not {self.input_norm!r}")
+        if self.input_norm == "window" and not self.chunk:
+            raise ConfigError("model.input_norm: window needs a latency-controlled model (model.chunk > 0)")
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -208,7 +219,14 @@ class RecurrentStack(nn.Module):
         return x, new_state
 
     def _forward_windows(self, x, lengths, state=None):
-        batch, frames = x.shape[:2]
+        return self.forward_windows(lambda index, start, stop: x[index, start:stop], x, x.shape[1], lengths, state)
+
+    def forward_windows(self, inputs, like: torch.Tensor, frames: int, lengths, state=None):
+        """The latency-controlled stack over a batch, window by window: ``inputs(index, start,
+        stop)`` gives rows ``index``'s input frames [start, stop) (b, W, I); ``frames`` is the
+        longest length, ``lengths`` (B,) each row's -> (y (B, frames, 2H), forward states)."""
+        x = like
+        batch = lengths.shape[0]
         lengths = lengths.cpu()
         out = x.new_zeros(batch, frames, self.output_size)
         for start in range(0, frames, self.chunk):
@@ -220,7 +238,7 @@ class RecurrentStack(nn.Module):
             total = (lengths[rows] - start).clamp(max=stop - start)
             index = rows.to(x.device)
             sub = None if state is None else [_map_state(s, lambda t: t[:, index]) for s in state]
-            y, new = self._window(x[index, start:stop], main[rows], total, sub)
+            y, new = self._window(inputs(index, start, stop), main[rows], total, sub)
             end = min(start + self.chunk, frames)
             out[index, start:end] = y[:, :end - start]
             if state is None:
@@ -270,9 +288,12 @@ class ChunkState:
     """What :meth:`AcousticModel.forward_chunk` carries from one chunk to the next."""
     conv: list | None = None   # per convolution: (last two input frames (B, C_in, 2), inputs seen)
     rnn: list | None = None    # per recurrent layer: LSTM (h, c), GRU/RNN h, each (1, B, H)
-    pending: torch.Tensor | None = None  # latency-controlled stack: front-end frames not yet run
+    pending: torch.Tensor | None = None  # latency-controlled stack: frames not yet run (input_norm
+                                         # window: raw input frames from input frame raw_start)
     frames: int = 0            # feature frames consumed
     outputs: int = 0           # output frames produced
+    raw_start: int = 0         # input_norm window: the input frame pending starts at
+    sums: tuple | None = None  # input_norm window: per-bin sum, sum of squares, frames counted
 
 
 class AcousticModel(nn.Module):
@@ -290,9 +311,92 @@ class AcousticModel(nn.Module):
 
     def encode(self, feats, lengths, state=None):
         """(B, T, F), (B,) -> encoder output (B, T', H), lengths (B,), recurrent state."""
+        if self.cfg.input_norm == "window":
+            return self._encode_normalised_windows(feats, lengths, state)
         x, lengths = self.frontend(feats, lengths)
         x, state = self.encoder(self.dropout(x), lengths, state)
         return x, lengths, state
+
+    # -- input_norm: window ------------------------------------------------------------------------
+    # Window k covers output frames [a, b) (a = k * chunk, b = a + chunk + right_context) and reads
+    # raw input frames [0, s * b) for its statistics and [s * (a - m), s * b) for its front end
+    # (s: subsampling, m: output frames of convolution context, so the slice keeps the stride phase).
+
+    def _context(self) -> int:
+        return {1: 0, 2: 1, 4: 2}[self.cfg.subsample]
+
+    def _window_frontend(self, raw, mean, std, valid, start: int, stop: int) -> torch.Tensor:
+        """Raw log-mel from input frame s * (start - m) on (b, n, F), the window's statistics
+        (b, 1, F) and each row's valid frames in ``raw`` (b,) -> front-end outputs [start, stop)."""
+        first = max(0, start - self._context())
+        x = ((raw - mean) / std).to(self.head.weight.dtype)
+        mask = torch.arange(raw.shape[1], device=raw.device)[None, :, None] < valid.to(raw.device)[:, None, None]
+        x = torch.where(mask, x, x.new_zeros(()))
+        y, _ = self.frontend(x, valid.clamp(min=1).to(raw.device))
+        return self.dropout(y[:, start - first:stop - first])
+
+    def _encode_normalised_windows(self, feats, lengths, state=None):
+        s, batch = self.cfg.subsample, feats.shape[0]
+        lengths_in = torch.as_tensor(lengths).cpu()
+        out_lengths = lengths_in.clone()
+        for _ in range({1: 0, 2: 1, 4: 2}[s]):
+            out_lengths = (out_lengths + 1) // 2
+        frames = int(out_lengths.max()) if batch else 0
+        x64 = feats.double()
+        sum1, sum2 = x64.cumsum(1), (x64 * x64).cumsum(1)
+
+        def inputs(index, start, stop):
+            rows = index.cpu()
+            n = lengths_in[rows].clamp(max=s * stop)  # statistics frames per row
+            at = (n - 1).clamp(min=0).to(feats.device)
+            mean = sum1[index, at] / n.to(feats.device, torch.float64)[:, None]
+            var = sum2[index, at] / n.to(feats.device, torch.float64)[:, None] - mean * mean
+            std = var.clamp(min=0).sqrt().clamp(min=_STD_FLOOR)
+            lo = s * max(0, start - self._context())
+            raw = feats[index, lo:min(s * stop, feats.shape[1])]
+            valid = (lengths_in[rows] - lo).clamp(min=0, max=raw.shape[1])
+            return self._window_frontend(raw.double(), mean[:, None], std[:, None], valid, start, stop)
+
+        like = feats.new_zeros(batch, 0, self.frontend.output_size)
+        x, state = self.encoder.forward_windows(inputs, like, frames, out_lengths, state)
+        return x, out_lengths.to(feats.device), state
+
+    def _stream_normalised_windows(self, feats, state: "ChunkState", final: bool):
+        """forward_chunk's encoder for input_norm: window: raw frames buffered from input frame
+        ``state.raw_start``, per-bin sums over input frames [0, state.sums[2])."""
+        s, m = self.cfg.subsample, self._context()
+        C, R = self.cfg.chunk, self.cfg.right_context
+        raw = feats if state.pending is None else torch.cat([state.pending, feats], 1)
+        raw_start = state.raw_start
+        zeros = feats.new_zeros(feats.shape[0], 1, feats.shape[2], dtype=torch.float64)
+        s1, s2, counted = state.sums if state.sums is not None else (zeros, zeros.clone(), 0)
+        a, rnn, outs = state.outputs, state.rnn, []
+        while True:
+            seen = raw_start + raw.shape[1]
+            stop = a + C + R
+            if seen < s * stop:
+                if not final:
+                    break
+                stop = min(stop, -(-seen // s) if s > 1 else seen)
+                if stop <= a:
+                    break
+            n = min(seen, s * stop)
+            new = raw[:, counted - raw_start:n - raw_start].double()
+            s1, s2, counted = s1 + new.sum(1, keepdim=True), s2 + (new * new).sum(1, keepdim=True), n
+            mean = s1 / n
+            std = (s2 / n - mean * mean).clamp(min=0).sqrt().clamp(min=_STD_FLOOR)
+            lo = s * max(0, a - m)
+            window = raw[:, lo - raw_start:min(s * stop, seen) - raw_start]
+            valid = torch.full((raw.shape[0],), window.shape[1])
+            x = self._window_frontend(window.double(), mean, std, valid, a, stop)
+            main = min(a + C, stop) - a
+            y, rnn = self.encoder._window(x, torch.full((raw.shape[0],), main), torch.full((raw.shape[0],), stop - a), rnn)
+            outs.append(y[:, :main])
+            a += main
+            keep = s * max(0, a - m)
+            raw, raw_start = raw[:, keep - raw_start:], keep
+        y = torch.cat(outs, 1) if outs else feats.new_zeros(feats.shape[0], 0, self.encoder.output_size)
+        return y, rnn, raw, raw_start, (s1, s2, counted)
 
     def forward(self, feats, lengths, state=None):
         """CTC head: (log_probs (B, T', V), out_lengths (B,), state);
@@ -330,6 +434,11 @@ class AcousticModel(nn.Module):
         (the end of the stream). CTC models, unidirectional or latency-controlled (ConfigError else)."""
         self.check_streamable()
         state = state or ChunkState()
+        if self.cfg.input_norm == "window":
+            x, rnn, pending, raw_start, sums = self._stream_normalised_windows(feats, state, final)
+            out = torch.log_softmax(self.head(self.dropout(x)), dim=-1)
+            return out, ChunkState(None, rnn, pending, state.frames + feats.shape[1], state.outputs + out.shape[1],
+                                   raw_start, sums)
         x, conv = self.frontend.forward_chunk(feats, state.conv)
         x, rnn, pending = self.encoder.forward_chunk(self.dropout(x), state.rnn, state.pending, final)
         out = torch.log_softmax(self.head(self.dropout(x)), dim=-1)

@@ -96,6 +96,9 @@ class Recognizer:
             self.model_config = ModelConfig.from_dict(config["model"])
         except (KeyError, TypeError) as e:
             raise ConfigError(f"{name}: incomplete model config ({e})") from None
+        if self.model_config.input_norm == "window" and self.feature_config.normalize != "none":
+            raise ConfigError(f"{name}: model.input_norm: window normalises the features itself: "
+                              f"features.normalize must be none, not {self.feature_config.normalize!r}")
         if self.model_config.num_outputs != len(vocab):
             raise ConfigError(f"{name}: vocabulary has {len(vocab)} units but the model {self.model_config.num_outputs}")
         self.config = config
