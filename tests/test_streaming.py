@@ -116,6 +116,20 @@ def test_window_normalisation_is_per_utterance_normalisation_online(factor):
     torch.testing.assert_close(head[0, :2], whole[0, :2], rtol=0, atol=1e-5)  # the first window: frames 0..3
 
 
+def test_the_training_phase_moves_chunk_edges_and_never_reaches_inference():
+    m = _model(subsample=2, bidirectional=True, chunk=4, right_context=2, input_norm="window", dropout=0.0)
+    x, lengths = torch.randn(2, 40, 10), torch.tensor([40, 30])
+    with torch.no_grad():
+        plain = m(x, lengths)[0]
+        m.train()
+        m.encoder.phase = 3  # chunks [0, 1), [1, 5), [5, 9), ...: other windows, other outputs
+        moved = m(x, lengths)[0]
+        m.eval()  # the phase is for training only
+        again = m(x, lengths)[0]
+    assert not torch.allclose(moved, plain, atol=1e-3)
+    torch.testing.assert_close(again, plain, rtol=0, atol=0)
+
+
 def test_latency_controlled_options_are_checked():
     with pytest.raises(ConfigError, match="unidirectional"):
         ModelConfig(bidirectional=False, chunk=4)

@@ -171,6 +171,9 @@ class RecurrentStack(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.output_size = input_size
         self.chunk, self.right_context = cfg.chunk, cfg.right_context
+        # training only: the first chunk is `chunk - phase` frames long, so that the chunk edges
+        # (where the backward direction restarts) fall anywhere in a word (train.py draws it)
+        self.phase = 0
 
     def forward(self, x, lengths, state=None):
         if self.chunk:
@@ -229,17 +232,19 @@ class RecurrentStack(nn.Module):
         batch = lengths.shape[0]
         lengths = lengths.cpu()
         out = x.new_zeros(batch, frames, self.output_size)
-        for start in range(0, frames, self.chunk):
-            main = (lengths - start).clamp(0, self.chunk)
+        phase = self.phase if self.training else 0
+        starts = list(range(0, frames, self.chunk)) if not phase else [0, *range(self.chunk - phase, frames, self.chunk)]
+        for k, start in enumerate(starts):
+            end = starts[k + 1] if k + 1 < len(starts) else min(start + self.chunk, frames)
+            main = (lengths - start).clamp(0, end - start)
             rows = main.nonzero().squeeze(1)
             if not len(rows):
                 break
-            stop = min(start + self.chunk + self.right_context, frames)
+            stop = min(end + self.right_context, frames)
             total = (lengths[rows] - start).clamp(max=stop - start)
             index = rows.to(x.device)
             sub = None if state is None else [_map_state(s, lambda t: t[:, index]) for s in state]
             y, new = self._window(inputs(index, start, stop), main[rows], total, sub)
-            end = min(start + self.chunk, frames)
             out[index, start:end] = y[:, :end - start]
             if state is None:
                 state = [_map_state(s, lambda t: t.new_zeros(1, batch, t.shape[-1])) for s in new]

@@ -456,6 +456,8 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
                 tfeats, tflen = run.teacher.fbank(waves.to(device), lengths.to(device), warps)
                 teacher_out = run.teacher.model(tfeats, tflen.clamp(min=1))[0].float()
         feats = spec_augment(feats, flen, cfg.augment, gen)
+        if model.cfg.chunk:  # latency-controlled: chunk edges at a random phase
+            model.encoder.phase = int(rng.integers(0, model.cfg.chunk))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             out, olen, _ = model(feats, flen.clamp(min=1))
         out = out.float()
