@@ -38,9 +38,11 @@ def _with_model(p):
 
 
 def _model_arg(p):
+    from .checkpoint import DEFAULT_MODEL, bundled_models
+    others = ", ".join(m for m in bundled_models() if m != DEFAULT_MODEL) or "none"
     p.add_argument("--model", "-m", default=None, metavar="NAME|DIR",
-                   help="a model directory or a bundled model's name (default: digits-commands; "
-                   "also bundled: digits)")
+                   help=f"a model directory or a bundled model's name (default: {DEFAULT_MODEL}; "
+                   f"also bundled: {others})")
 
 
 def _progress(n_items: int, args) -> bool:
@@ -516,7 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
     st = _with_model(sub.add_parser("stream", parents=[common], help="live recognition: partial and final results as audio comes",
                                     description="Recognise audio as it arrives: partial results while speech goes on, a final "
                                     "result at each pause and at the end. Input: an audio file, raw little-endian int16 mono "
-                                    "PCM on standard input (-, at --rate Hz), or the microphone (--mic)."))
+                                    "PCM on standard input (-, at --rate Hz), or the microphone (--mic). A model that "
+                                    "streams (--model digits-commands-streaming: at most 1 s of look-ahead) runs on the "
+                                    "audio as it arrives and partials decode its outputs so far; other models re-decode "
+                                    "the open segment for each partial."))
     st.add_argument("input", nargs="?", default=None, metavar="FILE|-", help="audio file, or - for raw int16 PCM on stdin")
     st.add_argument("--mic", action="store_true", help="record from the default microphone (Ctrl-C ends)")
     st.add_argument("--rate", type=V.arg_int(1000, 384000), default=16000, metavar="HZ", help="sample rate of PCM on stdin (default 16000)")
