@@ -328,6 +328,8 @@ class AcousticModel(nn.Module):
     # (s: subsampling, m: output frames of convolution context, so the slice keeps the stride phase).
 
     def _context(self) -> int:
+        """m: the front end's stride-2 convolutions, which is also how many output frames before
+        a window's first one its front-end slice starts at (their kernels reach that far back)."""
         return {1: 0, 2: 1, 4: 2}[self.cfg.subsample]
 
     def _window_frontend(self, raw, mean, std, valid, start: int, stop: int) -> torch.Tensor:
@@ -344,7 +346,7 @@ class AcousticModel(nn.Module):
         s, batch = self.cfg.subsample, feats.shape[0]
         lengths_in = torch.as_tensor(lengths).cpu()
         out_lengths = lengths_in.clone()
-        for _ in range({1: 0, 2: 1, 4: 2}[s]):
+        for _ in range(self._context()):  # as Subsampling.forward
             out_lengths = (out_lengths + 1) // 2
         frames = int(out_lengths.max()) if batch else 0
         x64 = feats.double()
