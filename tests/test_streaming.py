@@ -400,3 +400,16 @@ def test_a_model_that_streams_gives_partials_from_its_running_outputs(lc_model, 
     start = int(round(first.start * 16000))
     out = stream.accept(wave[start:first_pos + 1600])
     assert 0 < out.shape[0] and lc_model.decode_output(out, first.start).text == first.text
+
+
+def test_cli_stream_with_the_streaming_variant():
+    import lstm_asr
+    rec = lstm_asr.load_model("digits-commands-streaming")
+    path = SAMPLES / "string_1.wav"
+    code, out, err = _cli("--model", "digits-commands-streaming", "--partial-interval", "0.2", path)
+    assert code == 0, err
+    lines = out.splitlines()
+    finals = [line.split(" ", 2)[2] for line in lines if line.startswith("final ")]
+    partials = [line for line in lines if line.startswith("partial ")]
+    assert " ".join(f for f in finals if f) == rec.transcribe(path).text == "six eight five seven eight two"
+    assert len(partials) >= 2
