@@ -25,8 +25,9 @@ audio by the model's look-ahead); any other model re-decodes the segment so far 
 
 :class:`PosteriorStream` is the exact chunked model: waveform chunks -> front end with online
 normalisation -> :meth:`AcousticModel.forward_chunk`, whose concatenated outputs equal the model run
-on the whole utterance. It needs a unidirectional CTC model whose features normalise online
-(``features.normalize: causal`` or ``none``); others raise :class:`ConfigError`.
+on the whole utterance. It needs a CTC model that is unidirectional or latency-controlled
+(``model.chunk``) and whose features normalise online (``features.normalize: causal`` or ``none``);
+others raise :class:`ConfigError`.
 """
 from __future__ import annotations
 
@@ -177,8 +178,10 @@ class PosteriorStream:
     log-probabilities (T', V) of the output frames they completed. Joined, they equal
     ``AcousticModel(FilterBank(whole))`` within float rounding (the front end, its online
     normalisation, the convolutions' context and stride phase and the recurrent state are all
-    carried). ConfigError for a bidirectional or classifier model, or features normalised per
-    utterance (``utterance`` / ``global``: their statistics need the whole utterance)."""
+    carried; a latency-controlled model holds back its last frames until their look-ahead has
+    come, or :meth:`finish`). ConfigError for a bidirectional model without ``model.chunk``, a
+    classifier, or features normalised per utterance (``utterance`` / ``global``: their statistics
+    need the whole utterance)."""
 
     def __init__(self, model: AcousticModel, feature_config: FeatureConfig):
         model.check_streamable()
