@@ -124,8 +124,13 @@ class Subsampling(nn.Module):
         x = x.transpose(1, 2)
         for conv in self.convs:
             x = torch.relu(conv(nn.functional.pad(x, (2, 0))))  # left pad only: causal
+        return self.norm(x.transpose(1, 2)), self.output_lengths(lengths)
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Input frames (B,) -> output frames (B,): ceil(T / 2) per convolution."""
+        for _ in self.convs:
             lengths = (lengths + 1) // 2
-        return self.norm(x.transpose(1, 2)), lengths
+        return lengths
 
 
     def forward_chunk(self, x: torch.Tensor, cache: list | None):
@@ -264,6 +269,13 @@ class RecurrentStack(nn.Module):
         return y, state, buf
 
 
+def _moments(sum1: torch.Tensor, sum2: torch.Tensor, n) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-bin sums of n frames and of their squares (float64) -> mean and std (population, floored
+    as features.normalize: utterance floors it)."""
+    mean = sum1 / n
+    return mean, (sum2 / n - mean * mean).clamp(min=0).sqrt().clamp(min=_STD_FLOOR)
+
+
 def _map_state(s, f):
     """Apply f to an LSTM state (h, c) or a GRU/RNN state h."""
     return tuple(f(t) for t in s) if isinstance(s, tuple) else f(s)
@@ -328,15 +340,15 @@ class AcousticModel(nn.Module):
     # (s: subsampling, m: output frames of convolution context, so the slice keeps the stride phase).
 
     def _context(self) -> int:
-        """m: the front end's stride-2 convolutions, which is also how many output frames before
-        a window's first one its front-end slice starts at (their kernels reach that far back)."""
+        """m: how many output frames before a window's first one its front-end slice starts at, so
+        that the kernels of the stride-2 convolutions (one per factor 2) read only real frames."""
         return {1: 0, 2: 1, 4: 2}[self.cfg.subsample]
 
     def _window_frontend(self, raw, mean, std, valid, start: int, stop: int) -> torch.Tensor:
         """Raw log-mel from input frame s * (start - m) on (b, n, F), the window's statistics
-        (b, 1, F) and each row's valid frames in ``raw`` (b,) -> front-end outputs [start, stop)."""
+        (b, 1, F, float64) and each row's valid frames in ``raw`` (b,) -> front-end outputs [start, stop)."""
         first = max(0, start - self._context())
-        x = ((raw - mean) / std).to(self.head.weight.dtype)
+        x = ((raw.double() - mean) / std).to(self.head.weight.dtype)
         mask = torch.arange(raw.shape[1], device=raw.device)[None, :, None] < valid.to(raw.device)[:, None, None]
         x = torch.where(mask, x, x.new_zeros(()))
         y, _ = self.frontend(x, valid.clamp(min=1).to(raw.device))
@@ -345,9 +357,7 @@ class AcousticModel(nn.Module):
     def _encode_normalised_windows(self, feats, lengths, state=None):
         s, batch = self.cfg.subsample, feats.shape[0]
         lengths_in = torch.as_tensor(lengths).cpu()
-        out_lengths = lengths_in.clone()
-        for _ in range(self._context()):  # as Subsampling.forward
-            out_lengths = (out_lengths + 1) // 2
+        out_lengths = self.frontend.output_lengths(lengths_in)
         frames = int(out_lengths.max()) if batch else 0
         x64 = feats.double()
         sum1, sum2 = x64.cumsum(1), (x64 * x64).cumsum(1)
@@ -356,13 +366,12 @@ class AcousticModel(nn.Module):
             rows = index.cpu()
             n = lengths_in[rows].clamp(max=s * stop)  # statistics frames per row
             at = (n - 1).clamp(min=0).to(feats.device)
-            mean = sum1[index, at] / n.to(feats.device, torch.float64)[:, None]
-            var = sum2[index, at] / n.to(feats.device, torch.float64)[:, None] - mean * mean
-            std = var.clamp(min=0).sqrt().clamp(min=_STD_FLOOR)
+            mean, std = _moments(sum1[index, at][:, None], sum2[index, at][:, None],
+                                 n.to(feats.device, torch.float64)[:, None, None])
             lo = s * max(0, start - self._context())
             raw = feats[index, lo:min(s * stop, feats.shape[1])]
             valid = (lengths_in[rows] - lo).clamp(min=0, max=raw.shape[1])
-            return self._window_frontend(raw.double(), mean[:, None], std[:, None], valid, start, stop)
+            return self._window_frontend(raw, mean, std, valid, start, stop)
 
         like = feats.new_zeros(batch, 0, self.frontend.output_size)
         x, state = self.encoder.forward_windows(inputs, like, frames, out_lengths, state)
@@ -390,12 +399,11 @@ class AcousticModel(nn.Module):
             n = min(seen, s * stop)
             new = raw[:, counted - raw_start:n - raw_start].double()
             s1, s2, counted = s1 + new.sum(1, keepdim=True), s2 + (new * new).sum(1, keepdim=True), n
-            mean = s1 / n
-            std = (s2 / n - mean * mean).clamp(min=0).sqrt().clamp(min=_STD_FLOOR)
+            mean, std = _moments(s1, s2, n)
             lo = s * max(0, a - m)
             window = raw[:, lo - raw_start:min(s * stop, seen) - raw_start]
             valid = torch.full((raw.shape[0],), window.shape[1])
-            x = self._window_frontend(window.double(), mean, std, valid, a, stop)
+            x = self._window_frontend(window, mean, std, valid, a, stop)
             main = min(a + C, stop) - a
             y, rnn = self.encoder._window(x, torch.full((raw.shape[0],), main), torch.full((raw.shape[0],), stop - a), rnn)
             outs.append(y[:, :main])

@@ -88,7 +88,8 @@ class StreamingRecognizer:
         self.partial_every = int(round((partial_interval or 0) * SAMPLE_RATE))
         self._since_partial = 0
         self._last_partial: tuple[float, str] | None = None
-        self._live: _OpenSegment | None = None  # models that stream: the open segment's outputs so far
+        self._streams = recognizer.streams  # the model runs as the audio arrives: partials from its outputs
+        self._live: _OpenSegment | None = None  # then: the open segment's outputs so far
         self.finished = False
 
     @property
@@ -129,7 +130,7 @@ class StreamingRecognizer:
         if opened is None or len(opened[1]) < 400:
             return None
         start, audio = opened
-        if self.recognizer.streams:
+        if self._streams:
             if self._live is None or self._live.start != start:
                 self._live = _OpenSegment(start, PosteriorStream.from_recognizer(self.recognizer))
             out = self._live.feed(audio)
@@ -163,14 +164,14 @@ class _OpenSegment:
     PosteriorStream as it grows (the segmenter's open_audio() keeps its start and extends it)."""
 
     def __init__(self, start: float, stream: "PosteriorStream"):
-        self.start, self.stream, self.fed, self.outputs = start, stream, 0, []
+        self.start, self.stream, self.fed, self.outputs = start, stream, 0, None
 
     def feed(self, audio: np.ndarray) -> torch.Tensor:
         """The open segment's audio so far -> the model's outputs for all of it so far (T', V)."""
-        self.outputs.append(self.stream.accept(audio[self.fed:]))
+        new = self.stream.accept(audio[self.fed:])
         self.fed = len(audio)
-        self.outputs = [torch.cat(self.outputs)]
-        return self.outputs[0]
+        self.outputs = new if self.outputs is None else torch.cat([self.outputs, new])
+        return self.outputs
 
 
 class PosteriorStream:
