@@ -394,12 +394,36 @@ def test_a_model_that_streams_gives_partials_from_its_running_outputs(lc_model, 
     assert sum(calls) == len(finals)  # decode_segments ran for the finals only: partials came from the stream
     partials = [(pos, e) for pos, e in timed if e.type == "partial"]
     assert len(partials) >= 2 and all(e.text for _, e in partials)
-    # a partial is the decoder on the outputs the model has given for the open segment so far
+    # a partial is the decoder on the outputs the model has given for the open segment so far,
+    # then the provisional ones of the frames still waiting for their look-ahead
     first_pos, first = partials[0]  # the position of the chunk that gave it (1600 samples)
     stream = PosteriorStream.from_recognizer(lc_model)
     start = int(round(first.start * 16000))
-    out = stream.accept(wave[start:first_pos + 1600])
+    out = torch.cat([stream.accept(wave[start:first_pos + 1600]), stream.peek()])
     assert 0 < out.shape[0] and lc_model.decode_output(out, first.start).text == first.text
+
+
+@torch.inference_mode()
+def test_peek_gives_the_held_back_outputs_as_if_the_stream_ended_and_changes_nothing(speech):
+    cfg = FeatureConfig(normalize="none")
+    m = _model(input_size=80, hidden_size=24, conv_channels=16, subsample=2, chunk=10, right_context=15, bidirectional=True,
+               input_norm="window")
+    stream, outs, peeked = PosteriorStream(m, cfg), [], 0
+    assert stream.peek().shape == (0, m.cfg.num_outputs)  # nothing fed yet
+    for pos in range(0, len(speech), 2400):
+        outs.append(stream.accept(speech[pos:pos + 2400]))
+        ahead = stream.peek()
+        peeked += len(ahead)
+        # what the model would give if the stream ended here: the utterance cut here, run whole
+        feats, flen = FilterBank(cfg)(torch.from_numpy(speech[:pos + 2400])[None], torch.tensor([min(len(speech), pos + 2400)]))
+        cut, olen, _ = m(feats, flen)
+        so_far = torch.cat(outs + [ahead])
+        assert so_far.shape[0] == int(olen[0])
+        torch.testing.assert_close(so_far, cut[0], rtol=0, atol=1e-4)
+    assert peeked > 0
+    outs.append(stream.finish())  # peeking consumed nothing: the stream still equals the whole
+    feats, flen = FilterBank(cfg)(torch.from_numpy(speech)[None], torch.tensor([len(speech)]))
+    torch.testing.assert_close(torch.cat(outs), m(feats, flen)[0][0], rtol=0, atol=1e-4)
 
 
 def test_cli_stream_with_the_streaming_variant():

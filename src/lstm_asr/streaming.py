@@ -19,9 +19,11 @@ audio the joined final texts equal the offline transcript by construction::
 A partial result decodes the audio of the open segment so far, every ``partial_interval`` seconds
 of new audio. A model that streams (:attr:`Recognizer.streams`: unidirectional or latency-controlled,
 such as the bundled ``digits-commands-streaming``) runs on that audio as it arrives, in a
-:class:`PosteriorStream` per segment, so a partial only decodes its outputs so far (they lag the
-audio by the model's look-ahead); any other model re-decodes the segment so far for each partial
-(at most ``max_seconds`` long). Finals are decoded the offline way in both cases.
+:class:`PosteriorStream` per segment, so a partial only decodes its outputs so far: the final ones,
+and for the last frames, which a latency-controlled model holds back until their look-ahead has
+come, provisional ones computed with the look-ahead there is (:meth:`PosteriorStream.peek`). Any
+other model re-decodes the segment so far for each partial (at most ``max_seconds`` long). Finals
+are decoded the offline way in both cases.
 
 :class:`PosteriorStream` is the exact chunked model: waveform chunks -> front end with online
 normalisation -> :meth:`AcousticModel.forward_chunk`, whose concatenated outputs equal the model run
@@ -167,11 +169,13 @@ class _OpenSegment:
         self.start, self.stream, self.fed, self.outputs = start, stream, 0, None
 
     def feed(self, audio: np.ndarray) -> torch.Tensor:
-        """The open segment's audio so far -> the model's outputs for all of it so far (T', V)."""
+        """The open segment's audio so far -> the model's outputs for all of it so far (T', V):
+        those final, then the provisional ones of the frames still waiting for their look-ahead
+        (:meth:`PosteriorStream.peek`)."""
         new = self.stream.accept(audio[self.fed:])
         self.fed = len(audio)
         self.outputs = new if self.outputs is None else torch.cat([self.outputs, new])
-        return self.outputs
+        return torch.cat([self.outputs, self.stream.peek()])
 
 
 class PosteriorStream:
@@ -201,6 +205,17 @@ class PosteriorStream:
     def accept(self, chunk) -> torch.Tensor:
         feats = self.features.accept(chunk)  # (n, F)
         out, self.state = self.model.forward_chunk(feats[None].to(self.device), self.state)
+        return out[0].float().cpu()
+
+    @torch.inference_mode()
+    def peek(self) -> torch.Tensor:
+        """The outputs a latency-controlled model still holds back, computed as if the stream
+        ended now (their look-ahead cut short), without consuming them: provisional outputs for a
+        partial result, which later audio may change. Empty for a unidirectional model."""
+        if self.state is None or self.state.pending is None or not self.state.pending.shape[1]:
+            return torch.zeros(0, self.model.cfg.num_outputs)
+        empty = torch.zeros(1, 0, self.model.cfg.input_size, device=self.device)
+        out, _ = self.model.forward_chunk(empty, self.state, final=True)
         return out[0].float().cpu()
 
     @torch.inference_mode()
