@@ -350,6 +350,14 @@ def test_cli_stream_prints_partials_and_finals_from_a_file_and_stdin(default_mod
     assert code == 1 and "give one input" in err
 
 
+def test_cli_stream_stdin_ending_with_an_odd_byte_gives_its_results_then_an_error(default_model):
+    wave, rate = sf.read(SAMPLES / "7_jackson_2.wav", dtype="int16")
+    code, out, err = _cli("-", "--rate", str(rate), "--no-partials", stdin=wave.astype("<i2").tobytes() + b"\x01")
+    assert out.split(" ", 2)[2].strip() == default_model.transcribe(SAMPLES / "7_jackson_2.wav").text
+    assert code == 1 and err.startswith("error: standard input: raw int16 PCM ended with an odd byte")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_cli_stream_mic_without_a_capture_device_is_one_line_error():
     try:
         import sounddevice as sd

@@ -295,7 +295,7 @@ def _stream_source(args):
     block, raw int16 PCM on stdin, or the microphone (until Ctrl-C)."""
     import numpy as np
 
-    from .errors import ConfigError
+    from .errors import AudioError, ConfigError
     block = max(1, int(args.chunk * args.rate))
     if args.mic:
         try:
@@ -330,6 +330,9 @@ def _stream_source(args):
             while True:
                 data = read(2 * block)
                 if not data:
+                    if pending:  # after every whole sample: the caller finishes the stream, then reports it
+                        raise AudioError("standard input", "raw int16 PCM ended with an odd byte: the last "
+                                         "byte is not a whole sample and was ignored")
                     return
                 data, pending = pending + data, b""
                 if len(data) % 2:
@@ -354,7 +357,7 @@ def _stream_source(args):
 
 
 def cmd_stream(args) -> int:
-    from .errors import ConfigError
+    from .errors import AudioError, ConfigError
     from .output import dumps
     from .streaming import StreamingRecognizer
     from .transcribe import load_model
@@ -388,12 +391,17 @@ def cmd_stream(args) -> int:
                 if e.text or not tty:
                     print(f"final {e.start:.2f}-{e.end:.2f} {e.text}", flush=True)
 
+    error = None
     try:
         for chunk in chunks:
             show(live.accept(chunk))
     except KeyboardInterrupt:
         pass
+    except AudioError as e:  # the input went bad: the results so far still come out, then the error
+        error = e
     show(live.finish())
+    if error is not None:
+        raise error
     return 0
 
 
