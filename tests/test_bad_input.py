@@ -269,6 +269,16 @@ def test_bad_config_values_are_one_line_config_errors(override, reason):
     assert reason in str(e.value) and "\n" not in str(e.value)
 
 
+def test_a_bad_value_in_a_config_file_names_the_file(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  hidden_size: -3\ntrain:\n  manifests: [x.jsonl]\n")
+    code, out, err = _main(capsys, "train", "--config", bad)
+    assert code == 1 and err == f"error: {bad}: model.hidden_size must be an integer in 1..65536, not -3\n"
+    bad.write_text("model:\n  hiden_size: 3\n")
+    code, out, err = _main(capsys, "train", "--config", bad)
+    assert code == 1 and err == f"error: {bad}: unknown model option(s): hiden_size\n"
+
+
 def test_config_files_that_are_not_utf8_or_not_a_mapping(capsys, tmp_path):
     (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
     code, out, err = _main(capsys, "train", "--config", tmp_path / "latin1.yaml")

@@ -120,7 +120,10 @@ class RunConfig:
             if not isinstance(d[section], dict):
                 raise ConfigError(f"--set {item!r}: {section} is not a section of name: value")
             d[section][name] = parsed
-        return cls.from_dict(d)
+        try:
+            return cls.from_dict(d)
+        except ConfigError as e:  # name the file (the key names the option, in it or in --set)
+            raise ConfigError(f"{path}: {e}") from None
 
     def to_dict(self) -> dict:
         return {"name": self.name, "description": self.description, "decoding": self.decoding,
