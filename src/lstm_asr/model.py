@@ -230,31 +230,70 @@ class RecurrentStack(nn.Module):
         return self.forward_windows(lambda index, start, stop: x[index, start:stop], x, x.shape[1], lengths, state)
 
     def forward_windows(self, inputs, like: torch.Tensor, frames: int, lengths, state=None):
-        """The latency-controlled stack over a batch, window by window: ``inputs(index, start,
-        stop)`` gives rows ``index``'s input frames [start, stop) (b, W, I); ``frames`` is the
-        longest length, ``lengths`` (B,) each row's -> (y (B, frames, 2H), forward states)."""
-        x = like
+        """The latency-controlled stack over a batch: ``inputs(index, start, stop)`` gives rows
+        ``index``'s input frames [start, stop) (b, W, I); ``frames`` is the longest length,
+        ``lengths`` (B,) each row's -> (y (B, frames, 2H), forward states).
+
+        All windows of all rows run through a layer as one batch. Only the forward direction's
+        state at each chunk's start depends on the chunk before, so per layer a first pass runs the
+        chunks alone, one after the other, for those states (as :meth:`_window`'s second copy does),
+        and then every window runs at once from them: a few short sequential calls and one long
+        batched one, instead of a full window per sequential call."""
         batch = lengths.shape[0]
         lengths = lengths.cpu()
-        out = x.new_zeros(batch, frames, self.output_size)
+        out = like.new_zeros(batch, frames, self.output_size)
         phase = self.phase if self.training else 0
         starts = list(range(0, frames, self.chunk)) if not phase else [0, *range(self.chunk - phase, frames, self.chunk)]
+        spans, rows, mains, totals, xs = [], [], [], [], []  # per chunk k: its windows' rows and sizes
         for k, start in enumerate(starts):
             end = starts[k + 1] if k + 1 < len(starts) else min(start + self.chunk, frames)
             main = (lengths - start).clamp(0, end - start)
-            rows = main.nonzero().squeeze(1)
-            if not len(rows):
+            live = main.nonzero().squeeze(1)
+            if not len(live):
                 break
             stop = min(end + self.right_context, frames)
-            total = (lengths[rows] - start).clamp(max=stop - start)
-            index = rows.to(x.device)
-            sub = None if state is None else [_map_state(s, lambda t: t[:, index]) for s in state]
-            y, new = self._window(inputs(index, start, stop), main[rows], total, sub)
-            out[index, start:end] = y[:, :end - start]
-            if state is None:
-                state = [_map_state(s, lambda t: t.new_zeros(1, batch, t.shape[-1])) for s in new]
-            state = [_put_state(old, index, s) for old, s in zip(state, new)]
-        return out, state
+            spans.append(start)
+            rows.append(live)
+            mains.append(main[live])
+            totals.append((lengths[live] - start).clamp(max=stop - start))
+            xs.append(inputs(live.to(like.device), start, stop))
+        if not xs:
+            return out, state
+        width = max(x.shape[1] for x in xs)
+        x = torch.cat([nn.functional.pad(t, (0, 0, 0, width - t.shape[1])) for t in xs])  # (N, W, I)
+        total = torch.cat(totals)
+        new_state = []
+        for layer_index, layer in enumerate(self.layers):
+            if layer_index:
+                x = self.dropout(x)
+            carried = None if state is None else state[layer_index]
+            first, at = [], 0  # each window's initial forward state; the chunks alone, in order
+            for live, main in zip(rows, mains):
+                index = live.to(like.device)
+                sub = None if carried is None else _map_state(carried, lambda t: t[:, index])
+                first.append(sub)
+                chunk = x[at:at + len(live), :int(main.max())]
+                packed = pack_padded_sequence(chunk, main, batch_first=True, enforce_sorted=False)
+                _, s = layer(packed, _start_state(layer, sub, len(live), chunk, copies=1))
+                s = _map_state(s, lambda t: t[:1])
+                if carried is None:
+                    carried = _map_state(s, lambda t: t.new_zeros(1, batch, t.shape[-1]))
+                carried = _put_state(carried, index, s)
+                at += len(live)
+            if first[0] is None:  # no state given: the first chunk starts from zeros
+                first[0] = _map_state(carried, lambda t: t.new_zeros(1, len(rows[0]), t.shape[-1]))
+            initial = _cat_states(first)
+            packed = pack_padded_sequence(x, total, batch_first=True, enforce_sorted=False)
+            y, _ = layer(packed, _start_state(layer, initial, x.shape[0], x, copies=1))
+            x = pad_packed_sequence(y, batch_first=True, total_length=width)[0]
+            new_state.append(carried)
+        at = 0
+        for start, live, main in zip(spans, rows, mains):
+            n = int(main.max())
+            index = live.to(like.device)
+            out[index, start:start + n] = x[at:at + len(live), :n]
+            at += len(live)
+        return out, new_state
 
     def _stream_windows(self, x, state, pending, final):
         buf = x if pending is None else torch.cat([pending, x], 1)
@@ -281,6 +320,13 @@ def _map_state(s, f):
     return tuple(f(t) for t in s) if isinstance(s, tuple) else f(s)
 
 
+def _cat_states(states: list):
+    """States (1, b_k, H) of LSTMs ((h, c)) or GRU/RNNs (h) -> one state over all their rows."""
+    if isinstance(states[0], tuple):
+        return tuple(torch.cat(parts, 1) for parts in zip(*states))
+    return torch.cat(states, 1)
+
+
 def _put_state(old, index, new):
     if isinstance(old, tuple):
         return tuple(_put_state(o, index, n) for o, n in zip(old, new))
@@ -289,12 +335,13 @@ def _put_state(old, index, new):
     return old
 
 
-def _start_state(layer, forward, b: int, x):
-    """The initial state of a bidirectional layer run on [window; chunk] (2b rows): the forward
-    direction from ``forward`` (1, b, H) (zeros when None), the backward direction from zeros."""
-    zeros = x.new_zeros(1, 2 * b, layer.hidden_size)
+def _start_state(layer, forward, b: int, x, copies: int = 2):
+    """The initial state of a bidirectional layer run on ``copies`` copies of b rows (2: [window;
+    chunk]): the forward direction from ``forward`` (1, b, H) (zeros when None), the backward
+    direction from zeros."""
+    zeros = x.new_zeros(1, copies * b, layer.hidden_size)
     def build(t):
-        return torch.cat([zeros if t is None else t.repeat(1, 2, 1), zeros])
+        return torch.cat([zeros if t is None else t.repeat(1, copies, 1), zeros])
     if isinstance(layer, nn.LSTM):
         return (build(None), build(None)) if forward is None else (build(forward[0]), build(forward[1]))
     return build(forward)
