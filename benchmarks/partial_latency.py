@@ -12,7 +12,8 @@ second of audio with partials this often, and whether the joined finals equal th
 
 * the default model (bidirectional) re-decodes the open segment for every partial;
 * the streaming variant (latency-controlled, ``digits-commands-streaming``) runs on the audio as it
-  arrives: its outputs lag by its look-ahead (0.5-1.0 s), and a partial only decodes them.
+  arrives, and a partial decodes its outputs so far: final ones, and for the frames still waiting
+  for their look-ahead, provisional ones computed with the look-ahead there is.
 
     .venv/bin/python benchmarks/partial_latency.py [--n 100] [--manifest ...]
 

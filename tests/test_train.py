@@ -115,7 +115,7 @@ def test_cli_train_with_overrides_and_config_errors(tmp_path):
     assert Path(out.strip()) == tmp_path / "cli_run" / "best"
     assert json.loads((tmp_path / "cli_run" / "best" / "config.json").read_text())["model"]["cell"] == "gru"
     rc, out, err = run_cli("train", "--config", tmp_path / "c.yaml", "--set", "model.cell=transformer")
-    assert rc == 1 and err.startswith("error: model.cell must be one of") and "Traceback" not in err
+    assert rc == 1 and err.startswith(f"error: {tmp_path / 'c.yaml'}: model.cell must be one of") and "Traceback" not in err
     rc, out, err = run_cli("train", "--config", tmp_path / "missing.yaml")
     assert rc == 1 and "missing.yaml: cannot read config" in err and len(err.splitlines()) == 1
     (tmp_path / "bad.yaml").write_text("model: [unclosed\n")
