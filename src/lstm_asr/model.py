@@ -209,40 +209,29 @@ class RecurrentStack(nn.Module):
             new_state.append(s)
         return x, new_state, None
 
-    def _window(self, x, main, total, state):
-        """One window through every layer: x (b, W, I), row i's first total[i] frames real and its
-        first main[i] its chunk -> (y (b, W, 2H), the forward states after each row's chunk).
-        Each layer runs the window and, as a second copy in the batch, the chunk alone: the copy's
-        final forward state is the state at the chunk's end, which the next chunk starts from."""
-        b, width = x.shape[:2]
-        lengths = torch.cat([total, main]).cpu()
-        new_state = []
-        for k, layer in enumerate(self.layers):
-            if k:
-                x = self.dropout(x)
-            packed = pack_padded_sequence(torch.cat([x, x]), lengths, batch_first=True, enforce_sorted=False)
-            out, s = layer(packed, _start_state(layer, None if state is None else state[k], b, x))
-            x = pad_packed_sequence(out, batch_first=True, total_length=width)[0][:b]
-            new_state.append(_map_state(s, lambda t: t[:1, b:]))
-        return x, new_state
-
     def _forward_windows(self, x, lengths, state=None):
         return self.forward_windows(lambda index, start, stop: x[index, start:stop], x, x.shape[1], lengths, state)
 
-    def forward_windows(self, inputs, like: torch.Tensor, frames: int, lengths, state=None):
+    def forward_windows(self, inputs, like: torch.Tensor, frames: int, lengths, state=None,
+                        available=None, phase: int | None = None):
         """The latency-controlled stack over a batch: ``inputs(index, start, stop)`` gives rows
         ``index``'s input frames [start, stop) (b, W, I); ``frames`` is the longest length,
-        ``lengths`` (B,) each row's -> (y (B, frames, 2H), forward states).
+        ``lengths`` (B,) each row's -> (y (B, frames, 2H), forward states). ``available`` (B,):
+        the input frames each row has for the look-ahead, where more than ``lengths`` (a stream's
+        frames still waiting for theirs); ``phase``: the first chunk's shortening (None: the
+        training-time random phase, 0 in eval mode).
 
         All windows of all rows run through a layer as one batch. Only the forward direction's
         state at each chunk's start depends on the chunk before, so per layer a first pass runs the
-        chunks alone, one after the other, for those states (as :meth:`_window`'s second copy does),
-        and then every window runs at once from them: a few short sequential calls and one long
-        batched one, instead of a full window per sequential call."""
+        chunks alone, one after the other, for those states, and then every window runs at once
+        from them: a few short sequential calls and one long batched one, instead of a full window
+        per sequential call. Offline and streamed (:meth:`forward_chunk`) alike."""
         batch = lengths.shape[0]
         lengths = lengths.cpu()
+        available = lengths if available is None else available.cpu()
         out = like.new_zeros(batch, frames, self.output_size)
-        phase = self.phase if self.training else 0
+        if phase is None:
+            phase = self.phase if self.training else 0
         starts = list(range(0, frames, self.chunk)) if not phase else [0, *range(self.chunk - phase, frames, self.chunk)]
         spans, rows, mains, totals, xs = [], [], [], [], []  # per chunk k: its windows' rows and sizes
         for k, start in enumerate(starts):
@@ -251,11 +240,11 @@ class RecurrentStack(nn.Module):
             live = main.nonzero().squeeze(1)
             if not len(live):
                 break
-            stop = min(end + self.right_context, frames)
+            stop = min(end + self.right_context, int(available[live].max()))
             spans.append(start)
             rows.append(live)
             mains.append(main[live])
-            totals.append((lengths[live] - start).clamp(max=stop - start))
+            totals.append((available[live] - start).clamp(max=stop - start))
             xs.append(inputs(live.to(like.device), start, stop))
         if not xs:
             return out, state
@@ -274,7 +263,7 @@ class RecurrentStack(nn.Module):
                 first.append(sub)
                 chunk = x[at:at + len(live), :int(main.max())]
                 packed = pack_padded_sequence(chunk, main, batch_first=True, enforce_sorted=False)
-                _, s = layer(packed, _start_state(layer, sub, len(live), chunk, copies=1))
+                _, s = layer(packed, _start_state(layer, sub, len(live), chunk))
                 s = _map_state(s, lambda t: t[:1])
                 if carried is None:
                     carried = _map_state(s, lambda t: t.new_zeros(1, batch, t.shape[-1]))
@@ -284,7 +273,7 @@ class RecurrentStack(nn.Module):
                 first[0] = _map_state(carried, lambda t: t.new_zeros(1, len(rows[0]), t.shape[-1]))
             initial = _cat_states(first)
             packed = pack_padded_sequence(x, total, batch_first=True, enforce_sorted=False)
-            y, _ = layer(packed, _start_state(layer, initial, x.shape[0], x, copies=1))
+            y, _ = layer(packed, _start_state(layer, initial, x.shape[0], x))
             x = pad_packed_sequence(y, batch_first=True, total_length=width)[0]
             new_state.append(carried)
         at = 0
@@ -297,15 +286,18 @@ class RecurrentStack(nn.Module):
 
     def _stream_windows(self, x, state, pending, final):
         buf = x if pending is None else torch.cat([pending, x], 1)
-        outs, b = [], buf.shape[0]
-        while buf.shape[1] >= self.chunk + self.right_context or (final and buf.shape[1]):
-            width = min(self.chunk + self.right_context, buf.shape[1])
-            main = min(self.chunk, width)
-            y, state = self._window(buf[:, :width], torch.full((b,), main), torch.full((b,), width), state)
-            outs.append(y[:, :main])
-            buf = buf[:, main:]
-        y = torch.cat(outs, 1) if outs else x.new_zeros(b, 0, self.output_size)
-        return y, state, buf
+        b, n = buf.shape[:2]
+        ready = n if final else self.ready_frames(n)
+        if not ready:
+            return x.new_zeros(b, 0, self.output_size), state, buf
+        y, state = self.forward_windows(lambda index, start, stop: buf[index, start:stop], buf, ready,
+                                        torch.full((b,), ready), state, available=torch.full((b,), n), phase=0)
+        return y, state, buf[:, ready:]
+
+    def ready_frames(self, n: int) -> int:
+        """Of n input frames of a stream, how many have their whole window: complete chunks whose
+        right context has arrived."""
+        return max(0, (n - self.right_context) // self.chunk) * self.chunk
 
 
 def _moments(sum1: torch.Tensor, sum2: torch.Tensor, n) -> tuple[torch.Tensor, torch.Tensor]:
@@ -335,13 +327,12 @@ def _put_state(old, index, new):
     return old
 
 
-def _start_state(layer, forward, b: int, x, copies: int = 2):
-    """The initial state of a bidirectional layer run on ``copies`` copies of b rows (2: [window;
-    chunk]): the forward direction from ``forward`` (1, b, H) (zeros when None), the backward
-    direction from zeros."""
-    zeros = x.new_zeros(1, copies * b, layer.hidden_size)
+def _start_state(layer, forward, b: int, x):
+    """The initial state of a bidirectional layer run on b rows: the forward direction from
+    ``forward`` (1, b, H) (zeros when None), the backward direction from zeros."""
+    zeros = x.new_zeros(1, b, layer.hidden_size)
     def build(t):
-        return torch.cat([zeros if t is None else t.repeat(1, copies, 1), zeros])
+        return torch.cat([zeros if t is None else t, zeros])
     if isinstance(layer, nn.LSTM):
         return (build(None), build(None)) if forward is None else (build(forward[0]), build(forward[1]))
     return build(forward)
@@ -428,37 +419,35 @@ class AcousticModel(nn.Module):
         """forward_chunk's encoder for input_norm: window: raw frames buffered from input frame
         ``state.raw_start``, per-bin sums over input frames [0, state.sums[2])."""
         s, m = self.cfg.subsample, self._context()
-        C, R = self.cfg.chunk, self.cfg.right_context
         raw = feats if state.pending is None else torch.cat([state.pending, feats], 1)
-        raw_start = state.raw_start
-        zeros = feats.new_zeros(feats.shape[0], 1, feats.shape[2], dtype=torch.float64)
+        b, raw_start, a = raw.shape[0], state.raw_start, state.outputs
+        seen = raw_start + raw.shape[1]
+        have = -(-seen // s)  # output frames the input so far makes
+        ready = have - a if final else self.encoder.ready_frames(seen // s - a)
+        if ready <= 0:
+            return feats.new_zeros(b, 0, self.encoder.output_size), state.rnn, raw, raw_start, state.sums
+        zeros = feats.new_zeros(b, 1, feats.shape[2], dtype=torch.float64)
         s1, s2, counted = state.sums if state.sums is not None else (zeros, zeros.clone(), 0)
-        a, rnn, outs = state.outputs, state.rnn, []
-        while True:
-            seen = raw_start + raw.shape[1]
-            stop = a + C + R
-            if seen < s * stop:
-                if not final:
-                    break
-                stop = min(stop, -(-seen // s) if s > 1 else seen)
-                if stop <= a:
-                    break
-            n = min(seen, s * stop)
-            new = raw[:, counted - raw_start:n - raw_start].double()
-            s1, s2, counted = s1 + new.sum(1, keepdim=True), s2 + (new * new).sum(1, keepdim=True), n
-            mean, std = _moments(s1, s2, n)
-            lo = s * max(0, a - m)
-            window = raw[:, lo - raw_start:min(s * stop, seen) - raw_start]
-            valid = torch.full((raw.shape[0],), window.shape[1])
-            x = self._window_frontend(window, mean, std, valid, a, stop)
-            main = min(a + C, stop) - a
-            y, rnn = self.encoder._window(x, torch.full((raw.shape[0],), main), torch.full((raw.shape[0],), stop - a), rnn)
-            outs.append(y[:, :main])
-            a += main
-            keep = s * max(0, a - m)
-            raw, raw_start = raw[:, keep - raw_start:], keep
-        y = torch.cat(outs, 1) if outs else feats.new_zeros(feats.shape[0], 0, self.encoder.output_size)
-        return y, rnn, raw, raw_start, (s1, s2, counted)
+        new = raw[:, counted - raw_start:].double()
+        # sum1[:, j]: per-bin sums over input frames [0, counted + j)
+        sum1, sum2 = torch.cat([s1, s1 + new.cumsum(1)], 1), torch.cat([s2, s2 + (new * new).cumsum(1)], 1)
+
+        def inputs(index, start, stop):  # output frames [a + start, a + stop)
+            n = min(seen, s * (a + stop))  # statistics frames
+            mean, std = _moments(sum1[index, n - counted][:, None], sum2[index, n - counted][:, None], n)
+            lo = s * max(0, a + start - m)
+            window = raw[index, lo - raw_start:n - raw_start]
+            valid = torch.full((len(index),), window.shape[1])
+            return self._window_frontend(window, mean, std, valid, a + start, a + stop)
+
+        y, rnn = self.encoder.forward_windows(inputs, feats, ready, torch.full((b,), ready), state.rnn,
+                                              available=torch.full((b,), have - a), phase=0)
+        # the sums to the last window's statistics frames; raw frames from the next window's front end
+        last = min(seen, s * min(have, a + (ready - 1) // self.cfg.chunk * self.cfg.chunk + self.cfg.chunk
+                                 + self.cfg.right_context))
+        sums = (sum1[:, last - counted:last - counted + 1], sum2[:, last - counted:last - counted + 1], last)
+        keep = s * max(0, a + ready - m)
+        return y, rnn, raw[:, keep - raw_start:], keep, sums
 
     def forward(self, feats, lengths, state=None):
         """CTC head: (log_probs (B, T', V), out_lengths (B,), state);
