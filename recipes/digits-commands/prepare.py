@@ -16,6 +16,9 @@ Writes (under --out):
   dev.jsonl            dev speakers of Speech Commands: the 20 words, singles and strings
   test_sc_digits.jsonl / test_sc_commands.jsonl   test speakers of Speech Commands, singles
   test_sc_seq.jsonl    digit strings from the Speech Commands test speakers
+  dev_sc_seq.jsonl     digit strings from the dev speakers, made the same way (for choosing models)
+  test_sc_strings.jsonl  strings of the 20 words from every test speaker who said two or more of them
+  dev_sc_strings.jsonl   the same from the dev speakers (for choosing models)
   test_fsdd.jsonl / test_fsdd_seq.jsonl           FSDD test split (or the held-out speaker), singles and strings
 """
 from __future__ import annotations
@@ -75,8 +78,11 @@ def main() -> int:
         rows = make_sequences(utts, out / "seq" / name, n, min_words=lo, max_words=hi, seed=seed, prefix=name)
         return [{**r, "audio": f"seq/{name}/{r['audio']}"} for r in rows]
 
+    def of_multi(utts, words=DIGITS):  # the recordings of these words by speakers who said two or more
+        said = [u for u in utts if u.text in words]
+        return [u for u in said if sum(v.speaker == u.speaker for v in said) >= 2]
+
     sc_digits_test = [u for u in sc_split["test"] if u.text in DIGITS]
-    multi = {s for s in {u.speaker for u in sc_digits_test} if sum(u.speaker == s for u in sc_digits_test) >= 2}
     dev20 = [u for u in sc_split["dev"] if u.text in words20]
     files = {
         "sc_train": [row(u) for u in sc_split["train"]],
@@ -86,9 +92,16 @@ def main() -> int:
         "dev": [row(u) for u in dev20] + seqs("dev", dev20, 100, 2, 4, a.seed + 2),
         "test_sc_digits": [row(u) for u in sc_digits_test],
         "test_sc_commands": [row(u) for u in sc_split["test"] if u.text in COMMANDS],
-        "test_sc_seq": seqs("sc_test", [u for u in sc_digits_test if u.speaker in multi], a.test_seqs, 2, 7, a.seed + 3),
+        "test_sc_seq": seqs("sc_test", of_multi(sc_split["test"]), a.test_seqs, 2, 7, a.seed + 3),
         "test_fsdd": [row(u) for u in fsdd_test],
         "test_fsdd_seq": seqs("fsdd_test", fsdd_test, a.test_seqs, 2, 7, a.seed + 4),
+        # the dev speakers' digit strings, made as test_sc_seq is: for choosing between models on the
+        # strings of unseen voices without looking at the test speakers (dev's own strings mix in commands)
+        "dev_sc_seq": seqs("sc_dev", of_multi(sc_split["dev"]), a.test_seqs, 2, 7, a.seed + 5),
+        # strings of all 20 words: test_sc_seq draws on the 45 digit recordings of 7 test speakers,
+        # these on every test speaker who said two or more of the 20 words
+        "test_sc_strings": seqs("sc_test20", of_multi(sc_split["test"], words20), a.test_seqs, 2, 7, a.seed + 6),
+        "dev_sc_strings": seqs("sc_dev20", of_multi(sc_split["dev"], words20), a.test_seqs, 2, 7, a.seed + 7),
     }
     for name, rows in files.items():
         write_manifest(out / f"{name}.jsonl", rows)
