@@ -233,9 +233,17 @@ class RecurrentStack(nn.Module):
         if phase is None:
             phase = self.phase if self.training else 0
         starts = list(range(0, frames, self.chunk)) if not phase else [0, *range(self.chunk - phase, frames, self.chunk)]
+        # the windows that reach the end of the input there is: one window does for them all (each
+        # would run its backward direction from the same end over the same frames, its forward
+        # direction on from the chunk before, and normalise with the same statistics)
+        limit = int(available.max()) if batch else 0
+        for k in range(len(starts) - 1):
+            if starts[k + 1] + self.right_context >= limit:
+                starts = starts[:k + 1]
+                break
         spans, rows, mains, totals, xs = [], [], [], [], []  # per chunk k: its windows' rows and sizes
         for k, start in enumerate(starts):
-            end = starts[k + 1] if k + 1 < len(starts) else min(start + self.chunk, frames)
+            end = starts[k + 1] if k + 1 < len(starts) else frames
             main = (lengths - start).clamp(0, end - start)
             live = main.nonzero().squeeze(1)
             if not len(live):
