@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from conftest import DATA, SAMPLES, run_cli
 
@@ -125,7 +126,6 @@ def test_streaming_variant_streams_exactly_on_real_speech():
     """Its outputs fed 0.1 s at a time (PosteriorStream) equal its outputs on the whole clip, and it
     reads the samples as the default model does."""
     import lstm_asr
-    import torch
     from lstm_asr.audio import load_audio
     from lstm_asr.streaming import PosteriorStream
     rec = lstm_asr.load_model(STREAMING)
@@ -139,3 +139,34 @@ def test_streaming_variant_streams_exactly_on_real_speech():
     rc, out, err = run_cli("transcribe", "--model", STREAMING, SAMPLES / "string_1.wav", SAMPLES / "yes_0ea0e2f4_0.wav")
     assert rc == 0, err
     assert out.splitlines() == ["six eight five seven eight two", "yes"]
+
+
+def test_interpolate_recipe_mixes_the_weights_of_two_models_of_one_shape(tmp_path):
+    """recipes/digits-commands/interpolate.py (how the streaming variant's weights were made)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from safetensors.torch import load_file
+
+    from lstm_asr.checkpoint import resolve_model
+    script = ROOT / "recipes" / "digits-commands" / "interpolate.py"
+
+    def run(*args):
+        return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120)
+    p = run("--start", "digits-commands", "--tuned", STREAMING, "--alpha", 0.5, "--out", tmp_path / "half")
+    assert p.returncode == 0, p.stderr
+    start = load_file(str(resolve_model("digits-commands") / "model.safetensors"))
+    tuned = load_file(str(resolve_model(STREAMING) / "model.safetensors"))
+    half = load_file(str(tmp_path / "half" / "model.safetensors"))
+    for k in tuned:
+        torch.testing.assert_close(half[k], (start[k] + tuned[k]) / 2, rtol=0, atol=1e-6)
+    cfg = json.loads((tmp_path / "half" / "config.json").read_text())
+    assert cfg["model"]["right_context"] == 75 and cfg["interpolated"]["alpha"] == 0.5  # the tuned model's config
+    rc, out, err = run_cli("transcribe", "--model", tmp_path / "half", SAMPLES / "yes_0ea0e2f4_0.wav")
+    assert rc == 0 and out.strip() == "yes"
+    p = run("--start", "digits", "--tuned", STREAMING, "--alpha", 0.5, "--out", tmp_path / "bad")
+    assert p.returncode == 1 and p.stderr.startswith("error: ") and "differ in shape" in p.stderr
+    p = run("--start", "digits-commands", "--tuned", STREAMING, "--alpha", 1.5, "--out", tmp_path / "bad")
+    assert p.returncode == 2 and "--alpha must be in 0..1" in p.stderr
