@@ -350,3 +350,36 @@ def test_prefixes_differing_only_in_spaces_share_one_beam_slot():
     assert not any(SMALL.decode([ord(c) for c in b.key]).startswith(" ") or "  " in SMALL.decode([ord(c) for c in b.key])
                    for b in dec._beams)
     assert dec.finalize()[0].text == text
+
+
+@pytest.mark.parametrize("make", [lambda: BeamSearchDecoder(VOCAB, beam_size=4, words=["ab", "ba", "a", "b"]),
+                                  lambda: GreedyDecoder(VOCAB.blank)])
+def test_a_fork_goes_on_alone_and_equals_a_decoder_fed_everything(make):
+    rng = np.random.default_rng(3)
+    lp = torch.log_softmax(torch.from_numpy(rng.normal(size=(40, V)) * 3), dim=-1)
+    whole = make()
+    whole.accept(lp)
+    dec = make()
+    dec.accept(lp[:25])
+    fork = dec.fork()
+    fork.accept(lp[25:])
+    if isinstance(fork, GreedyDecoder):
+        assert fork.ids == whole.ids and fork.frames == whole.frames
+    else:
+        assert [(h.text, h.frames) for h in fork.finalize(3)] == [(h.text, h.frames) for h in whole.finalize(3)]
+    before = (list(dec.ids), list(dec.frames)) if isinstance(dec, GreedyDecoder) else dec.finalize(3)
+    fork.accept(lp[:5])  # the fork goes on: the original does not move
+    after = (list(dec.ids), list(dec.frames)) if isinstance(dec, GreedyDecoder) else dec.finalize(3)
+    assert before == after
+    dec.accept(lp[25:])
+    if isinstance(dec, GreedyDecoder):
+        assert dec.ids == whole.ids and dec.frames == whole.frames
+    else:
+        assert [h.text for h in dec.finalize(3)] == [h.text for h in whole.finalize(3)]
+        assert dec.finalize()[0].score == pytest.approx(whole.finalize()[0].score)
+    # a fork of the finished decoder is the whole decoder
+    twin = whole.fork()
+    if isinstance(whole, GreedyDecoder):
+        assert twin.ids == whole.ids
+    else:
+        assert [h.text for h in twin.finalize(3)] == [h.text for h in whole.finalize(3)]

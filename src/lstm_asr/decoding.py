@@ -10,6 +10,7 @@ their frames (from either decoder) into timed words.
 """
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 from dataclasses import dataclass, field
@@ -35,6 +36,12 @@ class GreedyDecoder:
         self.frames: list[int] = []  # output frame index of each emitted unit
         self._prev = blank
         self._t = 0
+
+    def fork(self) -> "GreedyDecoder":
+        """A copy that goes on independently (e.g. to decode provisional frames for a moment)."""
+        twin = copy.copy(self)
+        twin.ids, twin.frames = list(self.ids), list(self.frames)
+        return twin
 
     def accept(self, log_probs: torch.Tensor) -> list[int]:
         """Feed (T, V) more frames; return the unit ids they added."""
@@ -180,6 +187,13 @@ class BeamSearchDecoder:
         root.score = 0.0
         self._beams = [root]
         self._t = 0
+
+    def fork(self) -> "BeamSearchDecoder":
+        """A copy that goes on independently, cheaply (a step builds new prefixes and never changes
+        old ones, so the copy shares them): e.g. to decode provisional frames for a moment."""
+        twin = copy.copy(self)
+        twin._beams = list(self._beams)
+        return twin
 
     # ---- search ----------------------------------------------------------------------------
     def accept(self, log_probs) -> None:

@@ -19,9 +19,10 @@ audio the joined final texts equal the offline transcript by construction::
 A partial result decodes the audio of the open segment so far, every ``partial_interval`` seconds
 of new audio. A model that streams (:attr:`Recognizer.streams`: unidirectional or latency-controlled,
 such as the bundled ``digits-commands-streaming``) runs on that audio as it arrives, in a
-:class:`PosteriorStream` per segment, so a partial only decodes its outputs so far: the final ones,
-and for the last frames, which a latency-controlled model holds back until their look-ahead has
-come, provisional ones computed with the look-ahead there is (:meth:`PosteriorStream.peek`). Any
+:class:`PosteriorStream` per segment, and its outputs go to a decoder as they come, so a partial
+only decodes what is new: the final outputs, and for the last frames, which a latency-controlled
+model holds back until their look-ahead has come, provisional ones computed with the look-ahead
+there is (:meth:`PosteriorStream.peek`, decoded by a fork of the decoder). Any
 other model re-decodes the segment so far for each partial (at most ``max_seconds`` long). Finals
 are decoded the offline way in both cases.
 
@@ -134,18 +135,20 @@ class StreamingRecognizer:
         start, audio = opened
         if self._streams:
             if self._live is None or self._live.start != start:
-                self._live = _OpenSegment(start, PosteriorStream.from_recognizer(self.recognizer))
-            out = self._live.feed(audio)
-            if not len(out):
+                self._live = _OpenSegment(start, PosteriorStream.from_recognizer(self.recognizer),
+                                          self.recognizer.decoder(self.options))
+            dec, frames = self._live.feed(audio)
+            if not frames:
                 return None
-            t = self.recognizer.decode_output(out, start, self.options)
+            text, end = self.recognizer.decoded_text(dec), start + frames * self.recognizer.frame_seconds
         else:
             t = self.recognizer.decode_segments([Segment(start, start + len(audio) / SAMPLE_RATE, audio)],
                                                 self.options)[0]
-        if not t.text or self._last_partial == (start, t.text):
+            text, start, end = t.text, t.start, t.end
+        if not text or self._last_partial == (opened[0], text):
             return None
-        self._last_partial = (start, t.text)
-        return StreamEvent("partial", t.text, t.start, t.end)
+        self._last_partial = (opened[0], text)
+        return StreamEvent("partial", text, start, end)
 
     def _finals(self, segments) -> list[StreamEvent]:
         if not segments:
@@ -163,19 +166,24 @@ def join_finals(events) -> str:
 
 class _OpenSegment:
     """The open segment of a live stream run through a model that streams: its audio is fed to a
-    PosteriorStream as it grows (the segmenter's open_audio() keeps its start and extends it)."""
+    PosteriorStream as it grows (the segmenter's open_audio() keeps its start and extends it), and
+    the stream's outputs to a decoder, so that a partial decodes only what is new."""
 
-    def __init__(self, start: float, stream: "PosteriorStream"):
-        self.start, self.stream, self.fed, self.outputs = start, stream, 0, None
+    def __init__(self, start: float, stream: "PosteriorStream", decoder):
+        self.start, self.stream, self.decoder, self.fed, self.frames = start, stream, decoder, 0, 0
 
-    def feed(self, audio: np.ndarray) -> torch.Tensor:
-        """The open segment's audio so far -> the model's outputs for all of it so far (T', V):
-        those final, then the provisional ones of the frames still waiting for their look-ahead
-        (:meth:`PosteriorStream.peek`)."""
+    def feed(self, audio: np.ndarray):
+        """The open segment's audio so far -> (a decoder that has taken the model's outputs for all
+        of it so far, how many): those final, then the provisional ones of the frames still waiting
+        for their look-ahead (:meth:`PosteriorStream.peek`, decoded by a fork of the decoder)."""
         new = self.stream.accept(audio[self.fed:])
         self.fed = len(audio)
-        self.outputs = new if self.outputs is None else torch.cat([self.outputs, new])
-        return torch.cat([self.outputs, self.stream.peek()])
+        self.decoder.accept(new)
+        self.frames += len(new)
+        ahead = self.stream.peek()
+        dec = self.decoder.fork()
+        dec.accept(ahead)
+        return dec, self.frames + len(ahead)
 
 
 class PosteriorStream:

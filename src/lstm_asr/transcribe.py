@@ -228,28 +228,39 @@ class Recognizer:
             k = int(out.argmax(-1))
             return self.vocab.units[k], [], []
         out = out[:length]
-        nbest: list[dict] = []
-        if opts.greedy:
-            dec = GreedyDecoder(self.vocab.blank)
-            dec.accept(out)
-            ids, frames = dec.ids, dec.frames
-            text = self.vocab.decode(ids).strip()
-        else:
-            o = opts
-            # give n-best room for distinct texts
-            beam = max(o.beam, 4 * o.nbest if o.nbest > 1 else 1)
-            dec = BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None, alpha=o.alpha,
-                                    beta=o.beta, words=o.words, hotwords=o.hotwords)
-            dec.accept(out)
-            hyps = dec.finalize(nbest=o.nbest)
-            ids, frames, text = hyps[0].ids, hyps[0].frames, hyps[0].text
-            if o.nbest > 1:
-                nbest = [{"text": h.text, "score": round(h.score, 3)} for h in hyps]
+        dec = self._new_decoder(opts)
+        dec.accept(out)
+        ids, frames, text, hyps = self._best(dec, opts.nbest)
+        nbest = [{"text": h.text, "score": round(h.score, 3)} for h in hyps] if opts.nbest > 1 else []
         spans = word_spans(ids, frames, self.vocab, self.frame_seconds, out)
         for w in spans:
             w["start"] = round(w["start"] + offset, 3)
             w["end"] = round(w["end"] + offset, 3)
-        return " ".join(text.split()), spans, nbest
+        return text, spans, nbest
+
+    def decoder(self, options: DecodeOptions | None = None):
+        """A fresh CTC decoder for these options (None: the recognizer's own) that takes a stream's
+        outputs as they come (``accept``) and can ``fork``; :meth:`decoded_text` reads it. Fed the
+        same outputs, it gives :meth:`decode_output`'s text."""
+        return self._new_decoder(self._options(options))
+
+    def decoded_text(self, dec) -> str:
+        """The best text of a decoder from :meth:`decoder` (for the frames it has taken so far)."""
+        return self._best(dec)[2]
+
+    def _new_decoder(self, o: DecodeOptions):
+        if o.greedy:
+            return GreedyDecoder(self.vocab.blank)
+        beam = max(o.beam, 4 * o.nbest if o.nbest > 1 else 1)  # give n-best room for distinct texts
+        return BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None, alpha=o.alpha,
+                                 beta=o.beta, words=o.words, hotwords=o.hotwords)
+
+    def _best(self, dec, nbest: int = 1) -> tuple[list[int], list[int], str, list]:
+        """A decoder's best hypothesis: unit ids, their frames, text (spaces normalised), n-best."""
+        if isinstance(dec, GreedyDecoder):
+            return dec.ids, dec.frames, " ".join(self.vocab.decode(dec.ids).split()), []
+        hyps = dec.finalize(nbest=nbest)
+        return hyps[0].ids, hyps[0].frames, " ".join(hyps[0].text.split()), hyps
 
     def _options(self, options: DecodeOptions | None) -> DecodeOptions:
         return self.options if options is None else self.check_options(options)
