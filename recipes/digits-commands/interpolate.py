@@ -14,35 +14,32 @@ with the fine-tuned model's config (its front end, its look-ahead, its decoder) 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
-from safetensors.torch import save_file  # noqa: E402
-
-from lstm_asr.checkpoint import load_model_files, resolve_model  # noqa: E402
+from lstm_asr.checkpoint import load_model_files, resolve_model, save_model  # noqa: E402
 from lstm_asr.errors import AsrError  # noqa: E402
+from lstm_asr.text import Vocabulary  # noqa: E402
 
 
 def interpolate(start, tuned, alpha: float, out: Path) -> Path:
     """-> ``out``: ``tuned``'s directory with the weights alpha * tuned + (1 - alpha) * start."""
     start_dir, tuned_dir = resolve_model(start), resolve_model(tuned)
     _, _, a = load_model_files(start_dir)
-    config, _, b = load_model_files(tuned_dir)
+    config, vocab_path, b = load_model_files(tuned_dir)
     if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
         raise SystemExit(f"error: {tuned_dir} and {start_dir} differ in shape: interpolation needs the same model")
     if out.resolve() == tuned_dir.resolve():
         raise SystemExit(f"error: {out}: give a new directory, not the fine-tuned model's own")
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(tuned_dir, out, ignore=shutil.ignore_patterns("trainer.*"))
-    mixed = {k: (alpha * b[k].double() + (1 - alpha) * a[k].double()).to(b[k].dtype).contiguous()
+    mixed = {k: (alpha * b[k].double() + (1 - alpha) * a[k].double()).to(b[k].dtype)
              if b[k].is_floating_point() else b[k] for k in b}
-    save_file(mixed, str(out / "model.safetensors"))
     config["interpolated"] = {"start": str(start), "tuned": str(tuned), "alpha": alpha}
-    (out / "config.json").write_text(json.dumps(config, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return out
+    card = tuned_dir / "README.md"
+    shutil.rmtree(out, ignore_errors=True)
+    return save_model(out, config, Vocabulary.load(vocab_path), mixed,
+                      card.read_text(encoding="utf-8") if card.is_file() else None)
 
 
 def main() -> int:

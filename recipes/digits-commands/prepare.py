@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,8 @@ def main() -> int:
 
     def of_multi(utts, words=DIGITS):  # the recordings of these words by speakers who said two or more
         said = [u for u in utts if u.text in words]
-        return [u for u in said if sum(v.speaker == u.speaker for v in said) >= 2]
+        count = Counter(u.speaker for u in said)
+        return [u for u in said if count[u.speaker] >= 2]
 
     sc_digits_test = [u for u in sc_split["test"] if u.text in DIGITS]
     dev20 = [u for u in sc_split["dev"] if u.text in words20]

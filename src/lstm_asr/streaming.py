@@ -140,15 +140,16 @@ class StreamingRecognizer:
             dec, frames = self._live.feed(audio)
             if not frames:
                 return None
-            text, end = self.recognizer.decoded_text(dec), start + frames * self.recognizer.frame_seconds
+            text = self.recognizer.decoded_text(dec)
+            t_start, t_end = start, start + frames * self.recognizer.frame_seconds
         else:
             t = self.recognizer.decode_segments([Segment(start, start + len(audio) / SAMPLE_RATE, audio)],
                                                 self.options)[0]
-            text, start, end = t.text, t.start, t.end
-        if not text or self._last_partial == (opened[0], text):
+            text, t_start, t_end = t.text, t.start, t.end
+        if not text or self._last_partial == (start, text):
             return None
-        self._last_partial = (opened[0], text)
-        return StreamEvent("partial", text, start, end)
+        self._last_partial = (start, text)
+        return StreamEvent("partial", text, t_start, t_end)
 
     def _finals(self, segments) -> list[StreamEvent]:
         if not segments:
