@@ -40,9 +40,9 @@ def kaldi_fbank(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 
 @pytest.mark.parametrize("cfg", [
-    FeatureConfig(),
-    FeatureConfig(window="hann", high_freq=-400.0, n_mels=40),
-    FeatureConfig(window="hamming", remove_dc_offset=False, low_freq=60.0, high_freq=7000.0),
+    FeatureConfig(noise_floor=0.0),
+    FeatureConfig(window="hann", high_freq=-400.0, n_mels=40, noise_floor=0.0),
+    FeatureConfig(window="hamming", remove_dc_offset=False, low_freq=60.0, high_freq=7000.0, noise_floor=0.0),
 ], ids=["default", "hann", "hamming"])
 def test_matches_kaldi_native_fbank(speech, cfg):
     ref = kaldi_fbank(speech, cfg)
@@ -52,6 +52,52 @@ def test_matches_kaldi_native_fbank(speech, cfg):
     # Every frame and bin, no energy floor needed: the remaining difference (~3e-4 at most, in
     # low-frequency bins) is float32 FFT rounding on Kaldi's side.
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
+
+
+def test_noise_floor_is_the_power_of_one_lsb_white_noise_added():
+    on, off = FeatureConfig(), FeatureConfig(noise_floor=0.0)
+    assert on.noise_floor == 1.0
+    bank = FilterBank(on)
+    floor = bank.noise_power @ bank.mel  # (F,) the floor's mel power
+    noise = np.random.default_rng(0).standard_normal(16000 * 60).astype(np.float32) / 32768  # rms 1 LSB
+    ratio = compute_fbank(noise, off).exp().mean(0) / floor
+    assert 0.97 < float(ratio.median()) < 1.03 and 0.85 < float(ratio.min()) and float(ratio.max()) < 1.15
+    # with the floor, the power is the signal's plus the floor's: exactly what Kaldi's gives, plus it
+    for cfg in (on, FeatureConfig(window="hamming", high_freq=3900.0, noise_floor=2.5)):
+        x = np.random.default_rng(1).standard_normal(8000).astype(np.float32) * 0.01
+        plain = compute_fbank(x, FeatureConfig(**{**cfg.to_dict(), "noise_floor": 0.0})).double().exp()
+        b = FilterBank(cfg)
+        expect = (plain + (b.noise_power @ b.mel).double()).log()
+        torch.testing.assert_close(compute_fbank(x, cfg).double(), expect, rtol=0, atol=1e-4)
+
+
+def test_digital_silence_sits_at_the_floor_not_at_float_epsilon(speech):
+    zeros = np.zeros(8000, np.float32)
+    bank = FilterBank(FeatureConfig())
+    assert torch.allclose(compute_fbank(zeros), (bank.noise_power @ bank.mel).log().expand(48, -1))
+    assert float(compute_fbank(zeros, FeatureConfig(noise_floor=0.0)).max()) < -15  # log(float eps)
+    # speech hardly moves: its loud frames by < 1e-3 (the floor is ~1 LSB of noise)
+    on, off = compute_fbank(speech), compute_fbank(speech, FeatureConfig(noise_floor=0.0))
+    loud = off > off.max() - 8
+    assert loud.sum() > 1000 and float((on - off)[loud].abs().max()) < 1e-3
+    # the point: a word padded with 0.5 s of exact zeros each side now normalises (per utterance)
+    # as it does padded with real quiet (1-LSB noise); with the old floor it was 10x further off
+    word = speech[4000:20000]
+    quiet = np.random.default_rng(0).standard_normal(8000).astype(np.float32) / 32768
+    gap = {}
+    for name, cfg in (("floor", FeatureConfig()), ("epsilon", FeatureConfig(noise_floor=0.0))):
+        def normalised(x, b=FilterBank(cfg)):
+            return b(torch.from_numpy(x)[None], torch.tensor([x.size]))[0][0, 50:-50]  # the word's frames
+        zeros = normalised(np.concatenate([np.zeros(8000, np.float32), word, np.zeros(8000, np.float32)]))
+        gap[name] = float((zeros - normalised(np.concatenate([quiet, word, quiet]))).abs().mean())
+    assert gap["floor"] < 0.05 and gap["epsilon"] > 5 * gap["floor"], gap
+
+
+def test_noise_floor_is_checked():
+    with pytest.raises(ConfigError, match="features.noise_floor"):
+        FeatureConfig.from_dict({"noise_floor": -1})
+    with pytest.raises(ConfigError, match="features.noise_floor"):
+        FeatureConfig.from_dict({"noise_floor": "loud"})
 
 
 def test_num_frames():
@@ -102,10 +148,18 @@ def test_utterance_normalisation(speech):
     valid = feats[0, :flen[0]]
     torch.testing.assert_close(valid.mean(0), torch.zeros(80), rtol=0, atol=1e-4)
     torch.testing.assert_close(valid.std(0, unbiased=False), torch.ones(80), rtol=0, atol=1e-4)
-    # 20 dB quieter only shifts every log-mel value by log(0.01): this clip's energies stay far
-    # above the log floor (min raw log-mel ~5.4 vs log(eps) ~ -15.9), so CMVN removes it entirely.
+    # Without the noise floor, 20 dB quieter only shifts every log-mel value by log(0.01): this
+    # clip's energies stay far above log(eps) ~ -15.9, so CMVN removes it entirely.
+    exact = FilterBank(FeatureConfig(noise_floor=0.0))
+    torch.testing.assert_close(exact(wave * 0.1, lengths)[0], exact(wave, lengths)[0], rtol=0, atol=1e-3)
+    # With it (1 LSB of noise), the quiet version's pauses come near the floor, as a real 20 dB
+    # quieter recording's would in its own noise; its voiced frames still normalise as before.
     quiet, _ = FilterBank(cfg)(wave * 0.1, lengths)
-    torch.testing.assert_close(quiet, feats, rtol=0, atol=1e-3)
+    raw = compute_fbank(speech * 0.1)
+    floor = FilterBank(cfg).noise_power @ FilterBank(cfg).mel
+    voiced = raw.exp() > 100 * floor
+    assert voiced.float().mean() > 0.3
+    assert float((quiet[0] - feats[0])[voiced].abs().median()) < 0.05
     # padding frames of a batch stay zero after normalisation
     padded = torch.cat([wave, torch.zeros(1, 1000)], dim=1)
     feats2, _ = FilterBank(cfg)(padded.repeat(2, 1), torch.tensor([len(speech), 8000]))

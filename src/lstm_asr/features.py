@@ -48,6 +48,12 @@ class FeatureConfig:
     normalize: str = "utterance"
     global_mean: list | None = None  # (F,) set by training when normalize == "global"
     global_std: list | None = None   # (F,)
+    # floor under each bin's mel power: the power that white noise of this rms (in int16 steps) is
+    # expected to give there, added to the power (as dither would add it, but deterministic).
+    # 1.0 = one least significant bit: far below any microphone's own noise, so recordings hardly
+    # change, while digital silence (exact zeros) no longer reaches log(float eps) = -15.9, which
+    # dragged the normalisation statistics of a whole utterance or window. 0 = Kaldi's epsilon only.
+    noise_floor: float = 1.0
 
     def __post_init__(self) -> None:
         if self.window not in _WINDOWS:
@@ -168,12 +174,34 @@ class FilterBank(torch.nn.Module):
         self.register_buffer("window", _window(self.cfg), persistent=False)  # (W,)
         self.register_buffer("mel", _mel_matrix(self.cfg), persistent=False)  # (n_fft/2+1, F)
         self._warped: dict[float, Tensor] = {}  # VTLP filter banks by warp factor (0.01 steps)
+        self._noise_power: Tensor | None = None
 
     def forward(self, wave: Tensor, lengths: Tensor, warp: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(B, S) float waveform in [-1, 1], (B,) int64 sample lengths, optional (B,) VTLP warp
         factors -> (B, T, F) normalised log-mel (padding frames zero), (B,) int64 frame lengths."""
         feats, frame_lengths = self.raw(wave, lengths, warp)
         return normalize(feats, frame_lengths, self.cfg), frame_lengths
+
+    def _power(self, frames: Tensor) -> Tensor:
+        """(..., W) frames in int16 scale -> (..., n_fft/2+1) power spectrum (DC removal,
+        pre-emphasis, window, as Kaldi)."""
+        cfg = self.cfg
+        if cfg.remove_dc_offset:
+            frames = frames - frames.mean(-1, keepdim=True)
+        if cfg.preemphasis != 0.0:
+            prev = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
+            frames = frames - cfg.preemphasis * prev
+        return torch.fft.rfft(frames * self.window, n=cfg.n_fft).abs().pow(2)
+
+    @property
+    def noise_power(self) -> Tensor:
+        """(n_fft/2+1,) expected power spectrum of white noise of rms ``cfg.noise_floor`` (int16
+        steps): the frame pipeline is linear, so it is the sum of the powers of its responses to
+        each unit sample, times the variance."""
+        if self._noise_power is None or self._noise_power.device != self.window.device:
+            basis = torch.eye(self.cfg.win_length, dtype=self.window.dtype, device=self.window.device)
+            self._noise_power = self._power(basis).sum(0) * self.cfg.noise_floor ** 2
+        return self._noise_power
 
     def _mel_for(self, warp: Tensor | None, batch: int) -> Tensor:
         """(n_fft/2+1, F) shared bank, or (B, n_fft/2+1, F) one warped bank per utterance."""
@@ -201,15 +229,12 @@ class FilterBank(torch.nn.Module):
             return self.window.new_zeros(wave.shape[0], 0, cfg.n_mels), frame_lengths
         n_used = (n_frames - 1) * cfg.hop_length + cfg.win_length
         x = wave[:, :n_used].to(self.window.dtype) * _INT16_SCALE  # (B, S'), float32 by default
-        frames = x.unfold(-1, cfg.win_length, cfg.hop_length)  # (B, T, W)
-        if cfg.remove_dc_offset:
-            frames = frames - frames.mean(-1, keepdim=True)
-        if cfg.preemphasis != 0.0:
-            prev = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
-            frames = frames - cfg.preemphasis * prev
-        frames = frames * self.window
-        power = torch.fft.rfft(frames, n=cfg.n_fft).abs().pow(2)  # (B, T, n_fft/2+1)
-        feats = torch.matmul(power, self._mel_for(warp, x.shape[0])).clamp_min(_LOG_FLOOR).log()  # (B, T, F)
+        power = self._power(x.unfold(-1, cfg.win_length, cfg.hop_length))  # (B, T, n_fft/2+1)
+        mel = self._mel_for(warp, x.shape[0])
+        mel_power = torch.matmul(power, mel)  # (B, T, F)
+        if cfg.noise_floor > 0:
+            mel_power = mel_power + torch.matmul(self.noise_power, mel)[..., None, :]  # (B|1, 1, F)
+        feats = mel_power.clamp_min(_LOG_FLOOR).log()  # (B, T, F)
         valid = torch.arange(n_frames, device=wave.device) < frame_lengths[:, None]  # (B, T)
         feats = torch.where(valid[..., None], feats, feats.new_zeros(()))
         return feats, frame_lengths
