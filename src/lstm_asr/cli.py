@@ -20,6 +20,7 @@ EPILOG = """examples:
   lstm-asr transcribe --json hour.flac              long audio: one JSON line per segment (start, end)
   lstm-asr lm build corpus.txt -o lm.arpa           n-gram LM for --lm (with --alpha, --beta)
   lstm-asr evaluate --manifest test.jsonl           WER, CER, sentence accuracy, real-time factor
+  lstm-asr compare a.jsonl b.jsonl                  two runs (evaluate --save-hyps) with 95 % intervals
   lstm-asr train --config recipes/digits/config.yaml --out runs/digits
   lstm-asr train --config ... --out runs/digits --resume     continue an interrupted run
   lstm-asr train --config ... --device cuda         on a GPU (bf16 autocast); the model runs anywhere
@@ -242,6 +243,19 @@ def cmd_evaluate(args) -> int:
         for w in worst:
             print(f"  {w['audio']}\n    ref: {w['ref']}\n    hyp: {w['hyp']}")
     return 1 if failed else 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare, format_table, pair, read_hyps
+    names = args.names or [args.a, args.b]
+    a, b, by = pair(read_hyps(args.a), read_hyps(args.b), *names)
+    res = compare(a, b, resamples=args.resamples, seed=args.seed)
+    if args.json:
+        from .output import dumps
+        print(dumps({"a": names[0], "b": names[1], "by": by, **res}))
+    else:
+        print(format_table(res, names[0], names[1], by))
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -474,6 +488,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-progress", action="store_true")
     _decoding_args(e, nbest=False)
     e.set_defaults(func=cmd_evaluate)
+
+    c = sub.add_parser("compare", parents=[common], help="two runs' scores side by side, with confidence intervals",
+                       description="Compare two evaluate runs on the same utterances (files from lstm-asr evaluate "
+                       "--save-hyps): both systems' WER and sentence accuracy and their difference B - A, with 95 %% "
+                       "intervals from a bootstrap that resamples whole speakers (a voice the model mishears is "
+                       "misheard in all its recordings, so utterances are not independent).",
+                       epilog="example:\n  lstm-asr evaluate -m digits-commands --manifest test.jsonl --save-hyps a.jsonl\n"
+                       "  lstm-asr evaluate -m runs/gru/best --manifest test.jsonl --save-hyps b.jsonl\n"
+                       "  lstm-asr compare a.jsonl b.jsonl --names lstm gru",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("a", metavar="A.jsonl", help="the first run's --save-hyps file")
+    c.add_argument("b", metavar="B.jsonl", help="the second run's --save-hyps file")
+    c.add_argument("--names", nargs=2, metavar=("A", "B"), help="what to call the two runs (default: the file names)")
+    c.add_argument("--resamples", type=V.arg_int(100, 1000000), default=2000, help="bootstrap resamples (default 2000)")
+    c.add_argument("--seed", type=V.arg_int(0), default=0, help="bootstrap seed (default 0)")
+    c.add_argument("--json", action="store_true", help="one JSON object: wer and sent_acc, each a, b, b_minus_a "
+                   "with value and ci95, and b_better (the share of resamples where B is better)")
+    c.set_defaults(func=cmd_compare)
 
     r = sub.add_parser("train", parents=[common], help="train a model from a recipe config",
                        description="Train from a YAML config (see recipes/*/config.yaml). Writes RUN/best (the "
