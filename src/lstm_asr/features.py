@@ -1,9 +1,12 @@
 """Kaldi-compatible 80-bin log-mel filterbank features in PyTorch.
 
-The output equals ``kaldi-native-fbank`` (``dither=0``, ``snip_edges=True``, ``use_energy=False``,
-power spectrum, natural-log floor at float32 epsilon) fed the waveform scaled by 32768, i.e. Kaldi's
-int16 convention.  Everything is vectorised over the batch; :class:`StreamingFbank` produces the same
-frames chunk by chunk.
+With ``noise_floor: 0`` the output equals ``kaldi-native-fbank`` (``dither=0``, ``snip_edges=True``,
+``use_energy=False``, power spectrum, natural-log floor at float32 epsilon) fed the waveform scaled
+by 32768, i.e. Kaldi's int16 convention. By default (``noise_floor: 1``) each bin's mel power has the
+expected power of one least-significant bit of white noise added: a deterministic stand-in for
+Kaldi's dither, so that digital silence (exact zeros) looks like the faintest real recording.
+Everything is vectorised over the batch; :class:`StreamingFbank` produces the same frames chunk by
+chunk.
 
 Shapes: ``B`` batch, ``S`` samples, ``T`` frames, ``W`` window length, ``F`` mel bins.
 """
