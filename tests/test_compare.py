@@ -106,3 +106,20 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         read_hyps(tmp_path / "broken.jsonl")
     with pytest.raises(AsrError):
         pair(read_hyps(pa), read_hyps(tmp_path / "other.jsonl"))
+
+
+def test_evaluate_reports_intervals_by_speaker_and_the_hardest_speakers():
+    from conftest import DATA
+    rc, out, err = run_cli("evaluate", "--model", "digits", "--manifest", DATA / "fsdd" / "manifest.jsonl", "--json")
+    assert rc == 0, err
+    res = json.loads(out)
+    ci = res["ci95"]
+    assert ci["by"] == "speaker" and ci["clusters"] == 5  # FSDD's five speakers
+    assert ci["wer"][0] <= res["wer"] <= ci["wer"][1] and ci["sent_acc"][0] <= res["sent_acc"] <= ci["sent_acc"][1]
+    speakers = res["speakers"]
+    assert sum(v["n"] for v in speakers) == res["n"] == 100
+    assert [v["wer"] for v in speakers] == sorted((v["wer"] for v in speakers), reverse=True)
+    # the corpus WER is the speakers' WERs weighted by their words (one word per clip here)
+    assert res["wer"] == pytest.approx(sum(v["wer"] * v["n"] for v in speakers) / 100, abs=1e-3)
+    rc, out, err = run_cli("evaluate", "--model", "digits", "--manifest", DATA / "fsdd" / "manifest.jsonl", "--worst", 0)
+    assert rc == 0 and "95 % intervals over 5 speakers" in out and "hardest speakers: " in out, out

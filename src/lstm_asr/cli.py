@@ -228,7 +228,7 @@ def cmd_evaluate(args) -> int:
              for i in ranked[: args.worst] if refs[i].split() != hyps[i].split()]
     res = {"wer": wer(refs, hyps), "cer": cer(refs, hyps), "sent_acc": sentence_accuracy(refs, hyps),
            "rtf": seconds / audio_s, "n": len(utts), "failed": failed, "audio_seconds": round(audio_s, 2),
-           "worst": worst}
+           "worst": worst, **_speaker_scores(utts, refs, hyps)}
     if args.save_hyps:
         from .data import write_manifest
         write_manifest(args.save_hyps, [{"audio": str(u.audio), "ref": r, "hyp": h, "speaker": u.speaker}
@@ -240,9 +240,36 @@ def cmd_evaluate(args) -> int:
         print(f"utterances {res['n']} ({audio_s:.1f} s of audio), failed {failed}")
         print(f"WER {100 * res['wer']:.2f} %  CER {100 * res['cer']:.2f} %  "
               f"sentence accuracy {100 * res['sent_acc']:.2f} %  RTF {res['rtf']:.4f}")
+        ci = res["ci95"]
+        print(f"95 % intervals over {ci['clusters']} {ci['by']}s: WER {100 * ci['wer'][0]:.1f}-{100 * ci['wer'][1]:.1f} %, "
+              f"sentence accuracy {100 * ci['sent_acc'][0]:.1f}-{100 * ci['sent_acc'][1]:.1f} %")
+        if res["speakers"] and len(res["speakers"]) > 1:
+            print("hardest speakers: " + ", ".join(f"{v['speaker']} WER {100 * v['wer']:.1f} % ({v['n']})"
+                                                   for v in res["speakers"][:3]))
         for w in worst:
             print(f"  {w['audio']}\n    ref: {w['ref']}\n    hyp: {w['hyp']}")
     return 1 if failed else 0
+
+
+def _speaker_scores(utts, refs, hyps) -> dict:
+    """evaluate's extras: 95 % intervals (bootstrap over speakers, or utterances without them) and
+    each speaker's scores, hardest first."""
+    from .compare import clusters, intervals, score
+    from .metrics import sentence_accuracy, wer
+    cluster, by = clusters([u.speaker for u in utts], [str(u.audio) for u in utts])
+    ci = intervals(score(refs, hyps, cluster))
+    out = {"ci95": {"by": by, "clusters": int(cluster.max()) + 1, "wer": ci["wer"]["ci95"],
+                    "sent_acc": ci["sent_acc"]["ci95"]}, "speakers": []}
+    if by == "speaker":
+        groups: dict = {}
+        for u, r, h in zip(utts, refs, hyps):
+            groups.setdefault(u.speaker, ([], []))
+            groups[u.speaker][0].append(r)
+            groups[u.speaker][1].append(h)
+        out["speakers"] = sorted(({"speaker": k, "n": len(r), "wer": round(wer(r, h), 4),
+                                   "sent_acc": round(sentence_accuracy(r, h), 4)} for k, (r, h) in groups.items()),
+                                 key=lambda v: (-v["wer"], v["speaker"]))
+    return out
 
 
 def cmd_compare(args) -> int:
@@ -476,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = _with_model(sub.add_parser("evaluate", parents=[common], help="WER/CER/accuracy/RTF on a manifest",
                                    description="Transcribe every line of a JSON Lines manifest and score it against its text."))
     e.add_argument("--manifest", required=True, help="JSON Lines: {\"audio\": PATH, \"text\": REF} per line")
-    e.add_argument("--json", action="store_true", help="print one JSON object: wer, cer, sent_acc, rtf, n, worst")
+    e.add_argument("--json", action="store_true", help="print one JSON object: wer, cer, sent_acc, rtf, n, worst, "
+                   "ci95 (95 %% intervals by speaker), speakers (each speaker's scores, hardest first)")
     e.add_argument("--worst", type=V.arg_int(0), default=5, help="how many of the worst utterances to list (default 5)")
     e.add_argument("--on-bad-line", choices=["stop", "skip"], default="skip",
                    help="a broken manifest line stops the run or is reported and skipped (default)")

@@ -66,18 +66,26 @@ def pair(a: dict[str, dict], b: dict[str, dict], name_a: str = "A", name_b: str 
     for k in keys:
         if a[k]["ref"].split() != b[k]["ref"].split():
             raise AsrError(f"{k}: the references differ ({a[k]['ref']!r} in {name_a}, {b[k]['ref']!r} in {name_b})")
-    speakers = [a[k].get("speaker") for k in keys]
-    by = "speaker" if all(s not in (None, "") for s in speakers) else "utterance"
-    labels = speakers if by == "speaker" else keys
-    index = {s: i for i, s in enumerate(dict.fromkeys(labels))}
-    cluster = np.array([index[s] for s in labels])
+    rows = [a[k] for k in keys]
+    cluster, by = clusters([r.get("speaker") for r in rows], keys)
+    return (score([r["ref"] for r in rows], [r["hyp"] for r in rows], cluster),
+            score([b[k]["ref"] for k in keys], [b[k]["hyp"] for k in keys], cluster), by)
 
-    def scored(rows):
-        refs = [rows[k]["ref"].split() for k in keys]
-        hyps = [rows[k]["hyp"].split() for k in keys]
-        return Scored(np.array([edit_counts(r, h) for r, h in zip(refs, hyps)]),
-                      np.array([len(r) for r in refs]), np.array([r == h for r, h in zip(refs, hyps)]), cluster)
-    return scored(a), scored(b), by
+
+def clusters(speakers: list, ids: list) -> tuple[np.ndarray, str]:
+    """The bootstrap's clusters: (N,) index of each utterance's speaker and "speaker", or of the
+    utterance itself and "utterance" when any speaker is missing."""
+    by = "speaker" if all(s not in (None, "") for s in speakers) else "utterance"
+    labels = speakers if by == "speaker" else ids
+    index = {s: i for i, s in enumerate(dict.fromkeys(labels))}
+    return np.array([index[s] for s in labels]), by
+
+
+def score(refs: list[str], hyps: list[str], cluster: np.ndarray) -> Scored:
+    """Reference and hypothesis texts -> per-utterance counts for the bootstrap."""
+    refs, hyps = [r.split() for r in refs], [h.split() for h in hyps]
+    return Scored(np.array([edit_counts(r, h) for r, h in zip(refs, hyps)]),
+                  np.array([len(r) for r in refs]), np.array([r == h for r, h in zip(refs, hyps)]), cluster)
 
 
 def _rates(s: Scored, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,24 +97,35 @@ def _rates(s: Scored, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edits / np.maximum(words, 1), right / np.maximum(utts, 1)
 
 
+def _draws(s: Scored, resamples: int, seed: int) -> np.ndarray:
+    """(R, C) how often each cluster is drawn in each resample."""
+    n = int(s.cluster.max()) + 1
+    draws = np.random.default_rng(seed).integers(n, size=(resamples, n))
+    return np.stack([np.bincount(d, minlength=n) for d in draws]).astype(np.float64)
+
+
+def _stat(point: np.ndarray, boot: np.ndarray) -> dict:
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"value": round(float(point[0]), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)]}
+
+
+def intervals(s: Scored, resamples: int = 1000, seed: int = 0) -> dict:
+    """One run: its WER and sentence accuracy, each with a 95 % cluster-bootstrap interval."""
+    (wer, acc), (bw, ba) = _rates(s, np.ones((1, int(s.cluster.max()) + 1))), _rates(s, _draws(s, resamples, seed))
+    return {"wer": _stat(wer, bw), "sent_acc": _stat(acc, ba)}
+
+
 def compare(a: Scored, b: Scored, resamples: int = 2000, seed: int = 0) -> dict:
     """Point estimates and 95 % cluster-bootstrap intervals of both systems' WER and sentence
     accuracy and of their differences (B - A), plus how often B was better across resamples."""
-    clusters = int(a.cluster.max()) + 1
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(clusters, size=(resamples, clusters))
-    weights = np.stack([np.bincount(d, minlength=clusters) for d in draws]).astype(np.float64)  # (R, C)
-    whole = np.ones((1, clusters))
-    out = {"n": int(a.edits.size), "clusters": clusters, "resamples": resamples, "seed": seed}
+    weights = _draws(a, resamples, seed)
+    whole = np.ones((1, weights.shape[1]))
+    out = {"n": int(a.edits.size), "clusters": weights.shape[1], "resamples": resamples, "seed": seed}
     (wer_a, acc_a), (wer_b, acc_b) = _rates(a, whole), _rates(b, whole)
     (bw_a, ba_a), (bw_b, ba_b) = _rates(a, weights), _rates(b, weights)
-
-    def stat(point, boot):
-        lo, hi = np.percentile(boot, [2.5, 97.5])
-        return {"value": round(float(point[0]), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)]}
-    out["wer"] = {"a": stat(wer_a, bw_a), "b": stat(wer_b, bw_b), "b_minus_a": stat(wer_b - wer_a, bw_b - bw_a),
+    out["wer"] = {"a": _stat(wer_a, bw_a), "b": _stat(wer_b, bw_b), "b_minus_a": _stat(wer_b - wer_a, bw_b - bw_a),
                   "b_better": round(float(np.mean(bw_b < bw_a)), 4)}
-    out["sent_acc"] = {"a": stat(acc_a, ba_a), "b": stat(acc_b, ba_b), "b_minus_a": stat(acc_b - acc_a, ba_b - ba_a),
+    out["sent_acc"] = {"a": _stat(acc_a, ba_a), "b": _stat(acc_b, ba_b), "b_minus_a": _stat(acc_b - acc_a, ba_b - ba_a),
                        "b_better": round(float(np.mean(ba_b > ba_a)), 4)}
     return out
 
