@@ -274,7 +274,9 @@ def _speaker_scores(utts, refs, hyps) -> dict:
 
 def cmd_compare(args) -> int:
     from .compare import compare, format_table, pair, read_hyps
-    names = args.names or [args.a, args.b]
+    from pathlib import Path
+    stems = [Path(args.a).stem, Path(args.b).stem]
+    names = args.names or (stems if stems[0] != stems[1] else [args.a, args.b])
     a, b, by = pair(read_hyps(args.a), read_hyps(args.b), *names)
     res = compare(a, b, resamples=args.resamples, seed=args.seed)
     if args.json:
@@ -528,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("a", metavar="A.jsonl", help="the first run's --save-hyps file")
     c.add_argument("b", metavar="B.jsonl", help="the second run's --save-hyps file")
-    c.add_argument("--names", nargs=2, metavar=("A", "B"), help="what to call the two runs (default: the file names)")
+    c.add_argument("--names", nargs=2, metavar=("A", "B"), help="what to call the two runs (default: the file names without .jsonl)")
     c.add_argument("--resamples", type=V.arg_int(100, 1000000), default=2000, help="bootstrap resamples (default 2000)")
     c.add_argument("--seed", type=V.arg_int(0), default=0, help="bootstrap seed (default 0)")
     c.add_argument("--json", action="store_true", help="one JSON object: wer and sent_acc, each a, b, b_minus_a "

@@ -97,11 +97,20 @@ def _rates(s: Scored, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edits / np.maximum(words, 1), right / np.maximum(utts, 1)
 
 
-def _draws(s: Scored, resamples: int, seed: int) -> np.ndarray:
-    """(R, C) how often each cluster is drawn in each resample."""
-    n = int(s.cluster.max()) + 1
-    draws = np.random.default_rng(seed).integers(n, size=(resamples, n))
-    return np.stack([np.bincount(d, minlength=n) for d in draws]).astype(np.float64)
+def _boot(runs: list[Scored], resamples: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each run's (R,) WER and (R,) sentence accuracy on the same R resamples of whole clusters,
+    drawn in batches so that memory stays under ~16 MB however many clusters there are."""
+    n = int(runs[0].cluster.max()) + 1
+    rng = np.random.default_rng(seed)
+    out: list[list] = [[[], []] for _ in runs]
+    step = max(1, 2_000_000 // n)
+    for first in range(0, resamples, step):
+        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=min(step, resamples - first)).astype(np.float64)
+        for acc, run in zip(out, runs):
+            w, a = _rates(run, weights)
+            acc[0].append(w)
+            acc[1].append(a)
+    return [(np.concatenate(w), np.concatenate(a)) for w, a in out]
 
 
 def _stat(point: np.ndarray, boot: np.ndarray) -> dict:
@@ -111,18 +120,17 @@ def _stat(point: np.ndarray, boot: np.ndarray) -> dict:
 
 def intervals(s: Scored, resamples: int = 1000, seed: int = 0) -> dict:
     """One run: its WER and sentence accuracy, each with a 95 % cluster-bootstrap interval."""
-    (wer, acc), (bw, ba) = _rates(s, np.ones((1, int(s.cluster.max()) + 1))), _rates(s, _draws(s, resamples, seed))
+    (wer, acc), [(bw, ba)] = _rates(s, np.ones((1, int(s.cluster.max()) + 1))), _boot([s], resamples, seed)
     return {"wer": _stat(wer, bw), "sent_acc": _stat(acc, ba)}
 
 
 def compare(a: Scored, b: Scored, resamples: int = 2000, seed: int = 0) -> dict:
     """Point estimates and 95 % cluster-bootstrap intervals of both systems' WER and sentence
     accuracy and of their differences (B - A), plus how often B was better across resamples."""
-    weights = _draws(a, resamples, seed)
-    whole = np.ones((1, weights.shape[1]))
-    out = {"n": int(a.edits.size), "clusters": weights.shape[1], "resamples": resamples, "seed": seed}
+    whole = np.ones((1, int(a.cluster.max()) + 1))
+    out = {"n": int(a.edits.size), "clusters": whole.shape[1], "resamples": resamples, "seed": seed}
     (wer_a, acc_a), (wer_b, acc_b) = _rates(a, whole), _rates(b, whole)
-    (bw_a, ba_a), (bw_b, ba_b) = _rates(a, weights), _rates(b, weights)
+    (bw_a, ba_a), (bw_b, ba_b) = _boot([a, b], resamples, seed)
     out["wer"] = {"a": _stat(wer_a, bw_a), "b": _stat(wer_b, bw_b), "b_minus_a": _stat(wer_b - wer_a, bw_b - bw_a),
                   "b_better": round(float(np.mean(bw_b < bw_a)), 4)}
     out["sent_acc"] = {"a": _stat(acc_a, ba_a), "b": _stat(acc_b, ba_b), "b_minus_a": _stat(acc_b - acc_a, ba_b - ba_a),
