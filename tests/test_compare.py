@@ -123,3 +123,10 @@ def test_evaluate_reports_intervals_by_speaker_and_the_hardest_speakers():
     assert res["wer"] == pytest.approx(sum(v["wer"] * v["n"] for v in speakers) / 100, abs=1e-3)
     rc, out, err = run_cli("evaluate", "--model", "digits", "--manifest", DATA / "fsdd" / "manifest.jsonl", "--worst", 0)
     assert rc == 0 and "95 % intervals over 5 speakers" in out and "hardest speakers: " in out, out
+
+
+def test_help_reads_as_written():
+    rc, out, _ = run_cli("compare", "--help")
+    assert rc == 0 and "with 95 % intervals" in out and "%%" not in out
+    rc, out, _ = run_cli("evaluate", "--help")
+    assert rc == 0 and "ci95 (95 % intervals by speaker)" in " ".join(out.split())

@@ -521,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", parents=[common], help="two runs' scores side by side, with confidence intervals",
                        description="Compare two evaluate runs on the same utterances (files from lstm-asr evaluate "
-                       "--save-hyps): both systems' WER and sentence accuracy and their difference B - A, with 95 %% "
+                       "--save-hyps): both systems' WER and sentence accuracy and their difference B - A, with 95 % "
                        "intervals from a bootstrap that resamples whole speakers (a voice the model mishears is "
                        "misheard in all its recordings, so utterances are not independent).",
                        epilog="example:\n  lstm-asr evaluate -m digits-commands --manifest test.jsonl --save-hyps a.jsonl\n"
