@@ -163,6 +163,29 @@ def test_global_statistics_are_saved_with_the_model_and_kept_by_fine_tuning(tmp_
     assert (tuned / "vocab.json").read_text() == (best / "vocab.json").read_text()
 
 
+def test_models_saved_before_the_noise_floor_keep_the_front_end_they_were_trained_with(tmp_path):
+    """A config.json without features.noise_floor (saved before 2026-12-02) loads with 0, as trained;
+    new models save the value; fine-tuning keeps the initial model's floor unless the run sets it."""
+    import shutil
+
+    import lstm_asr
+    from lstm_asr.train import RunConfig
+    best = train(_tiny(tmp_path / "a"), progress=False, log=lambda m: None)
+    conf = json.loads((best / "config.json").read_text())
+    assert conf["features"]["noise_floor"] == 1.0  # the default, saved
+    old = tmp_path / "old"
+    shutil.copytree(best, old)
+    del conf["features"]["noise_floor"]
+    (old / "config.json").write_text(json.dumps(conf))
+    assert lstm_asr.load_model(old).feature_config.noise_floor == 0.0
+    assert lstm_asr.load_model(best).feature_config.noise_floor == 1.0
+    kept = train(_tiny(tmp_path / "b", init=str(old), epochs=1), progress=False, log=lambda m: None)
+    assert json.loads((kept / "config.json").read_text())["features"]["noise_floor"] == 0.0
+    d = {"features": {"noise_floor": 1.0}, "train": {**_tiny(tmp_path / "c", init=str(old), epochs=1).train.__dict__}}
+    raised = train(RunConfig.from_dict(d), progress=False, log=lambda m: None)
+    assert json.loads((raised / "config.json").read_text())["features"]["noise_floor"] == 1.0
+
+
 def test_fine_tuning_can_make_a_model_stream(tmp_path):
     """train.init with features.normalize and model.chunk / right_context set: the initial model's
     weights and front end, run latency-controlled on online features (new statistics); other

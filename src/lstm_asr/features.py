@@ -80,6 +80,12 @@ class FeatureConfig:
         """Build from a plain dict (e.g. a YAML section); unknown keys raise :class:`ConfigError`."""
         return cls(**check_keys(d, cls, "feature option"))
 
+    @classmethod
+    def from_saved(cls, d: dict) -> "FeatureConfig":
+        """A saved model's front end (its config.json): as :meth:`from_dict`, except that a model
+        saved before ``noise_floor`` existed (2026-12-02) was trained without it, so it gets 0."""
+        return cls.from_dict(saved_features(d))
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -97,6 +103,12 @@ class FeatureConfig:
     def n_fft(self) -> int:
         """Next power of two >= win_length (512 for 400)."""
         return 1 << max(0, self.win_length - 1).bit_length()
+
+
+def saved_features(d: dict) -> dict:
+    """A saved model's ``features`` section with the values its training had for options added
+    since (``noise_floor``: 0)."""
+    return {"noise_floor": 0.0, **d} if isinstance(d, dict) else d
 
 
 def num_frames(n_samples: int, cfg: FeatureConfig) -> int:

@@ -27,7 +27,7 @@ from .augment import AugmentConfig, WaveAugmenter, draw_warps, spec_augment
 from .checkpoint import load_model_files, load_trainer_state, resolve_model, save_model, save_trainer_state
 from .data import AudioDataset, bucket_batches, collate, load_waves, read_manifest
 from .errors import ConfigError, check_keys
-from .features import FeatureConfig, FilterBank, global_stats
+from .features import FeatureConfig, FilterBank, global_stats, saved_features
 from .metrics import cer, sentence_accuracy, wer
 from .model import ModelConfig, resolve_device
 from .text import Vocabulary
@@ -292,7 +292,7 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
         vocab = Vocabulary.load(last / "vocab.json")
         saved, _, start_state = load_model_files(last)
         _check_resumable(cfg, saved.get("training") or {}, force, last)
-        cfg.features = FeatureConfig.from_dict(saved["features"])  # the statistics it was trained with
+        cfg.features = FeatureConfig.from_saved(saved["features"])  # the statistics it was trained with
         cfg.model = ModelConfig.from_dict(saved["model"])
     elif tc.init:
         init_dir = resolve_model(tc.init)
@@ -360,14 +360,14 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
 
 
 # with train.init, the options a config may change from the initial model's (none changes a weight's shape)
-INIT_OVERRIDES = {"features": ("normalize",), "model": ("dropout", "chunk", "right_context", "input_norm")}
+INIT_OVERRIDES = {"features": ("normalize", "noise_floor"), "model": ("dropout", "chunk", "right_context", "input_norm")}
 
 
 def _init_configs(cfg: RunConfig, saved: dict) -> tuple[FeatureConfig, ModelConfig]:
     """The front end and model of a run started from a saved model: the saved ones, with the
     options of INIT_OVERRIDES that the run's config sets (the dropout always comes from the run).
     A changed normalisation drops the saved feature statistics (training computes new ones)."""
-    features = dict(saved["features"])
+    features = saved_features(dict(saved["features"]))
     for key in cfg.given.get("features", ()):
         if key in INIT_OVERRIDES["features"] and getattr(cfg.features, key) != features.get(key):
             features[key] = getattr(cfg.features, key)

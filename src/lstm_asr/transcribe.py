@@ -92,7 +92,7 @@ class Recognizer:
 
     def __init__(self, config: dict, vocab: Vocabulary, state_dict: dict | None = None, name: str = "model"):
         try:
-            self.feature_config = FeatureConfig.from_dict(config["features"])
+            self.feature_config = FeatureConfig.from_saved(config["features"])
             self.model_config = ModelConfig.from_dict(config["model"])
         except (KeyError, TypeError) as e:
             raise ConfigError(f"{name}: incomplete model config ({e})") from None
