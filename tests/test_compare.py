@@ -130,3 +130,12 @@ def test_help_reads_as_written():
     assert rc == 0 and "with 95 % intervals" in out and "%%" not in out
     rc, out, _ = run_cli("evaluate", "--help")
     assert rc == 0 and "ci95 (95 % intervals by speaker)" in " ".join(out.split())
+
+
+def test_evaluate_of_one_speaker_says_there_is_no_interval(tmp_path):
+    from conftest import DATA
+    row = json.loads((DATA / "fsdd" / "manifest.jsonl").read_text().splitlines()[0])
+    row["audio"] = str(DATA / "fsdd" / row["audio"])
+    manifest = write(tmp_path / "one.jsonl", [row])
+    rc, out, err = run_cli("evaluate", "--model", "digits", "--manifest", manifest)
+    assert rc == 0 and "one speaker: no interval" in out and "95 %" not in out, out

@@ -241,8 +241,11 @@ def cmd_evaluate(args) -> int:
         print(f"WER {100 * res['wer']:.2f} %  CER {100 * res['cer']:.2f} %  "
               f"sentence accuracy {100 * res['sent_acc']:.2f} %  RTF {res['rtf']:.4f}")
         ci = res["ci95"]
-        print(f"95 % intervals over {ci['clusters']} {ci['by']}s: WER {100 * ci['wer'][0]:.1f}-{100 * ci['wer'][1]:.1f} %, "
-              f"sentence accuracy {100 * ci['sent_acc'][0]:.1f}-{100 * ci['sent_acc'][1]:.1f} %")
+        if ci["clusters"] > 1:
+            print(f"95 % intervals over {ci['clusters']} {ci['by']}s: WER {100 * ci['wer'][0]:.1f}-{100 * ci['wer'][1]:.1f} %, "
+                  f"sentence accuracy {100 * ci['sent_acc'][0]:.1f}-{100 * ci['sent_acc'][1]:.1f} %")
+        else:
+            print(f"one {ci['by']}: no interval (a bootstrap over one {ci['by']} has no spread)")
         if res["speakers"] and len(res["speakers"]) > 1:
             print("hardest speakers: " + ", ".join(f"{v['speaker']} WER {100 * v['wer']:.1f} % ({v['n']})"
                                                    for v in res["speakers"][:3]))
