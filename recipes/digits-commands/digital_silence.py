@@ -20,25 +20,18 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from lstm_asr.data import Utterance, read_manifest
+
 PAD_S, GAP_S = 0.5, 0.4
 
 
-def rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def audio_path(data: Path, row: dict) -> Path:
-    p = Path(row["audio"])
-    return p if p.is_absolute() else data / p
-
-
-def write(out: Path, name: str, items: list[tuple[np.ndarray, int, dict]]) -> int:
+def write(out: Path, name: str, items: list[tuple[np.ndarray, int, Utterance]]) -> int:
     (out / "zeros" / name).mkdir(parents=True, exist_ok=True)
     lines = []
-    for i, (wave, sr, row) in enumerate(items):
+    for i, (wave, sr, u) in enumerate(items):
         rel = Path("zeros") / name / f"{i:05d}.wav"
         sf.write(out / rel, wave, sr, subtype="PCM_16")
-        lines.append(json.dumps({"audio": str(rel), "text": row["text"], "speaker": row["speaker"]}) + "\n")
+        lines.append(json.dumps({"audio": str(rel), "text": u.text, "speaker": u.speaker}) + "\n")
     (out / f"{name}.jsonl").write_text("".join(lines))
     return len(lines)
 
@@ -46,24 +39,24 @@ def write(out: Path, name: str, items: list[tuple[np.ndarray, int, dict]]) -> in
 def padded(data: Path, sets: list[str]) -> list:
     items = []
     for s in sets:
-        for r in rows(data / f"{s}.jsonl"):
-            if "words" in r:  # strings: only the single words are padded
+        for u in read_manifest(data / f"{s}.jsonl").utterances:
+            if "words" in u.extra:  # strings: only the single words are padded
                 continue
-            wave, sr = sf.read(audio_path(data, r), dtype="int16")
+            wave, sr = sf.read(u.audio, dtype="int16")
             zeros = np.zeros(int(PAD_S * sr), np.int16)
-            items.append((np.concatenate([zeros, wave, zeros]), sr, r))
+            items.append((np.concatenate([zeros, wave, zeros]), sr, u))
     return items
 
 
 def zero_gaps(data: Path, s: str) -> list:
     items = []
-    for r in rows(data / f"{s}.jsonl"):
-        wave, sr = sf.read(audio_path(data, r), dtype="int16")
+    for u in read_manifest(data / f"{s}.jsonl").utterances:
+        wave, sr = sf.read(u.audio, dtype="int16")
         gap = np.zeros(int(GAP_S * sr), np.int16)
         pieces = [gap]
-        for w in r["words"]:
+        for w in u.extra["words"]:
             pieces += [wave[int(w["start"] * sr): int(w["end"] * sr)], gap]
-        items.append((np.concatenate(pieces), sr, r))
+        items.append((np.concatenate(pieces), sr, u))
     return items
 
 

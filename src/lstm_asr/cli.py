@@ -198,6 +198,7 @@ def cmd_evaluate(args) -> int:
     from tqdm import tqdm
 
     from . import load_model
+    from .compare import speaker_report
     from .data import read_manifest
     from .errors import AsrError
     from .metrics import cer, sentence_accuracy, utterance_errors, wer
@@ -228,7 +229,7 @@ def cmd_evaluate(args) -> int:
              for i in ranked[: args.worst] if refs[i].split() != hyps[i].split()]
     res = {"wer": wer(refs, hyps), "cer": cer(refs, hyps), "sent_acc": sentence_accuracy(refs, hyps),
            "rtf": seconds / audio_s, "n": len(utts), "failed": failed, "audio_seconds": round(audio_s, 2),
-           "worst": worst, **_speaker_scores(utts, refs, hyps)}
+           "worst": worst, **speaker_report([u.speaker for u in utts], [str(u.audio) for u in utts], refs, hyps)}
     if args.save_hyps:
         from .data import write_manifest
         write_manifest(args.save_hyps, [{"audio": str(u.audio), "ref": r, "hyp": h, "speaker": u.speaker}
@@ -252,27 +253,6 @@ def cmd_evaluate(args) -> int:
         for w in worst:
             print(f"  {w['audio']}\n    ref: {w['ref']}\n    hyp: {w['hyp']}")
     return 1 if failed else 0
-
-
-def _speaker_scores(utts, refs, hyps) -> dict:
-    """evaluate's extras: 95 % intervals (bootstrap over speakers, or utterances without them) and
-    each speaker's scores, hardest first."""
-    from .compare import clusters, intervals, score
-    from .metrics import sentence_accuracy, wer
-    cluster, by = clusters([u.speaker for u in utts], [str(u.audio) for u in utts])
-    ci = intervals(score(refs, hyps, cluster))
-    out = {"ci95": {"by": by, "clusters": int(cluster.max()) + 1, "wer": ci["wer"]["ci95"],
-                    "sent_acc": ci["sent_acc"]["ci95"]}, "speakers": []}
-    if by == "speaker":
-        groups: dict = {}
-        for u, r, h in zip(utts, refs, hyps):
-            groups.setdefault(u.speaker, ([], []))
-            groups[u.speaker][0].append(r)
-            groups[u.speaker][1].append(h)
-        out["speakers"] = sorted(({"speaker": k, "n": len(r), "wer": round(wer(r, h), 4),
-                                   "sent_acc": round(sentence_accuracy(r, h), 4)} for k, (r, h) in groups.items()),
-                                 key=lambda v: (-v["wer"], v["speaker"]))
-    return out
 
 
 def cmd_compare(args) -> int:

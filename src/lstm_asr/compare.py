@@ -88,13 +88,36 @@ def score(refs: list[str], hyps: list[str], cluster: np.ndarray) -> Scored:
                   np.array([len(r) for r in refs]), np.array([r == h for r, h in zip(refs, hyps)]), cluster)
 
 
+def _totals(s: Scored) -> tuple[np.ndarray, ...]:
+    """(C,) per cluster: word edits, reference words, sentences right, utterances."""
+    n = int(s.cluster.max()) + 1
+    return tuple(np.bincount(s.cluster, weights=v.astype(np.float64), minlength=n)
+                 for v in (s.edits, s.words, s.right, np.ones_like(s.edits)))
+
+
 def _rates(s: Scored, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(R, C) cluster counts per resample -> (R,) WER and (R,) sentence accuracy."""
-    def per_cluster(v):
-        return np.bincount(s.cluster, weights=v.astype(np.float64), minlength=weights.shape[1])
-    edits, words = weights @ per_cluster(s.edits), weights @ per_cluster(s.words)
-    right, utts = weights @ per_cluster(s.right), weights @ per_cluster(np.ones_like(s.edits))
+    edits, words, right, utts = (weights @ t for t in _totals(s))
     return edits / np.maximum(words, 1), right / np.maximum(utts, 1)
+
+
+def speaker_report(speakers: list, ids: list, refs: list[str], hyps: list[str], resamples: int = 1000) -> dict:
+    """One run's extras for ``evaluate``: ``ci95`` (95 % intervals of WER and sentence accuracy,
+    by speaker, or by utterance when any speaker is missing) and ``speakers`` (each speaker's
+    utterances, WER and sentence accuracy, hardest first; empty without speakers)."""
+    cluster, by = clusters(speakers, ids)
+    s = score(refs, hyps, cluster)
+    ci = intervals(s, resamples)
+    out = {"ci95": {"by": by, "clusters": int(cluster.max()) + 1, "wer": ci["wer"]["ci95"],
+                    "sent_acc": ci["sent_acc"]["ci95"]}, "speakers": []}
+    if by == "speaker":
+        edits, words, right, utts = _totals(s)
+        names = list(dict.fromkeys(speakers))  # cluster k is the k-th speaker met (clusters())
+        out["speakers"] = sorted(({"speaker": names[k], "n": int(utts[k]),
+                                   "wer": round(float(edits[k] / words[k]) if words[k] else float(edits[k] > 0), 4),
+                                   "sent_acc": round(float(right[k] / utts[k]), 4)} for k in range(len(names))),
+                                 key=lambda v: (-v["wer"], str(v["speaker"])))
+    return out
 
 
 def _boot(runs: list[Scored], resamples: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
