@@ -100,6 +100,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
     rc, _, err = run_cli("compare", pa, tmp_path / "missing.jsonl")
     assert rc == 1 and "missing.jsonl" in err and "cannot read" in err
+    (tmp_path / "audio.wav").write_bytes(b"RIFF\xbe\xef\x00\x00WAVE")
+    rc, _, err = run_cli("compare", pa, tmp_path / "audio.wav")
+    assert rc == 1 and "audio.wav:0: not UTF-8 text" in err and len(err.strip().splitlines()) == 1, err
     rc, _, err = run_cli("compare", pa, pa, "--resamples", 5)
     assert rc == 2 and "--resamples" in err
     with pytest.raises(ManifestError):

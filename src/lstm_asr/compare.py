@@ -36,8 +36,10 @@ def read_hyps(path) -> dict[str, dict]:
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ManifestError(path, 0, f"cannot read: {getattr(e, 'strerror', None) or e}") from None
+    except OSError as e:
+        raise ManifestError(path, 0, f"cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ManifestError(path, 0, "not UTF-8 text (expected JSON Lines from lstm-asr evaluate --save-hyps)") from None
     for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
