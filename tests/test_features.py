@@ -100,6 +100,65 @@ def test_noise_floor_is_checked():
         FeatureConfig.from_dict({"noise_floor": "loud"})
 
 
+RUNNING = FeatureConfig(level_floor_db=40.0, normalize="none")  # the level of frames 0..t
+WHOLE = FeatureConfig(level_floor_db=40.0)  # normalize: utterance, the utterance's level
+
+
+def test_level_floor_sits_below_the_mean_power_of_the_utterance_or_of_the_frames_so_far(speech):
+    """features.level_floor_db: the floor's total power is that many dB below the mean total mel
+    power (of the utterance, or of frames 0..t), spread over the bins as white noise would be, and
+    never below the 1-LSB noise floor."""
+    signal = compute_fbank(speech, FeatureConfig(noise_floor=0.0)).double().exp()  # (T, F)
+    bank = FilterBank(RUNNING)
+    lsb = (bank.unit_noise_power @ bank.mel).double()  # (F,) 1-LSB white noise
+    frames = torch.arange(1, signal.shape[0] + 1)
+    for cfg, mean in ((RUNNING, signal.sum(1).cumsum(0) / frames), (WHOLE, signal.sum(1).mean().expand(len(frames)))):
+        level = (mean * 1e-4 / lsb.sum()).clamp_min(1.0)  # (T,) in units of the 1-LSB floor
+        assert float(level.max()) > 10
+        expect = (signal + level[:, None] * lsb).log()
+        torch.testing.assert_close(compute_fbank(speech, cfg).double(), expect, rtol=0, atol=1e-4)
+        # digital silence (before any sound, or throughout) sits at the 1-LSB floor, as without it
+        torch.testing.assert_close(compute_fbank(np.zeros(4000, np.float32), cfg).double(), lsb.log().expand(23, -1))
+
+
+def test_level_floor_makes_the_features_independent_of_the_recording_level(speech):
+    """The point of it: the same speech 20 dB quieter gives the same log-mel shifted by the gain
+    (so the same normalised features), where the fixed 1-LSB floor hides more of the quiet copy."""
+    quiet = (speech * 0.1).astype(np.float32)
+    def apart(cfg):
+        return (compute_fbank(quiet, cfg) - compute_fbank(speech, cfg) - 2 * np.log(0.1)).abs()[25:].mean()
+    assert float(apart(WHOLE)) < 0.02 and float(apart(RUNNING)) < 0.04  # from frame 25: after the
+    assert float(apart(FeatureConfig())) > 0.15  # running level has met the speech
+
+
+def test_level_floor_streams_exactly_and_batches_with_padding(speech):
+    rng = np.random.default_rng(3)
+    stream, outputs, pos = StreamingFbank(RUNNING), [], 0
+    while pos < len(speech):
+        step = int(rng.integers(1, 2000))
+        outputs.append(stream.accept(speech[pos:pos + step]))
+        pos += step
+    torch.testing.assert_close(torch.cat(outputs), compute_fbank(speech, RUNNING), rtol=0, atol=1e-4)
+    with pytest.raises(ConfigError, match="level_floor_db"):
+        StreamingFbank(WHOLE)  # the utterance's level is not known until its end
+    short = speech[:9000]
+    wave = torch.zeros(2, len(speech))
+    wave[0], wave[1, :len(short)], wave[1, len(short):] = torch.from_numpy(speech), torch.from_numpy(short), 0.5
+    for cfg in (RUNNING, WHOLE):
+        feats, flen = FilterBank(cfg).raw(wave, torch.tensor([len(speech), len(short)]))
+        torch.testing.assert_close(feats[1, :flen[1]], compute_fbank(short, cfg), rtol=0, atol=1e-5)
+        torch.testing.assert_close(feats[0], compute_fbank(speech, cfg), rtol=0, atol=1e-5)
+        assert float(feats[1, flen[1]:].abs().max()) == 0.0
+
+
+def test_level_floor_is_checked_and_off_by_default():
+    assert FeatureConfig().level_floor_db is None
+    assert FeatureConfig.from_dict({"level_floor_db": None}).level_floor_db is None
+    for bad in (0, -3, 500, "loud"):
+        with pytest.raises(ConfigError, match="features.level_floor_db"):
+            FeatureConfig.from_dict({"level_floor_db": bad})
+
+
 def test_num_frames():
     cfg = FeatureConfig()
     assert (cfg.win_length, cfg.hop_length, cfg.n_fft) == (400, 160, 512)

@@ -5,6 +5,8 @@ With ``noise_floor: 0`` the output equals ``kaldi-native-fbank`` (``dither=0``, 
 by 32768, i.e. Kaldi's int16 convention. By default (``noise_floor: 1``) each bin's mel power has the
 expected power of one least-significant bit of white noise added: a deterministic stand-in for
 Kaldi's dither, so that digital silence (exact zeros) looks like the faintest real recording.
+``level_floor_db`` raises that floor to follow the input's level (a fixed number of dB below its
+mean power), so quiet detail is hidden alike at any recording level.
 Everything is vectorised over the batch; :class:`StreamingFbank` produces the same frames chunk by
 chunk.
 
@@ -57,6 +59,12 @@ class FeatureConfig:
     # change, while digital silence (exact zeros) no longer reaches log(float eps) = -15.9, which
     # dragged the normalisation statistics of a whole utterance or window. 0 = Kaldi's epsilon only.
     noise_floor: float = 1.0
+    # a floor that follows the input's level instead: this many dB below the mean mel power of
+    # the utterance (normalize: utterance) or, so that it streams exactly, of frames 0..t (any
+    # other normalisation), shaped as white noise, and never below the noise_floor. Quiet detail
+    # more than this far below the speech (a microphone's hiss, a word's tail fading into digital
+    # silence) then looks the same at any recording level. None: off.
+    level_floor_db: float | None = None
 
     def __post_init__(self) -> None:
         if self.window not in _WINDOWS:
@@ -189,7 +197,7 @@ class FilterBank(torch.nn.Module):
         self.register_buffer("window", _window(self.cfg), persistent=False)  # (W,)
         self.register_buffer("mel", _mel_matrix(self.cfg), persistent=False)  # (n_fft/2+1, F)
         self._warped: dict[float, Tensor] = {}  # VTLP filter banks by warp factor (0.01 steps)
-        self._noise_power: Tensor | None = None
+        self._unit_noise: Tensor | None = None
 
     def forward(self, wave: Tensor, lengths: Tensor, warp: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(B, S) float waveform in [-1, 1], (B,) int64 sample lengths, optional (B,) VTLP warp
@@ -209,14 +217,18 @@ class FilterBank(torch.nn.Module):
         return torch.fft.rfft(frames * self.window, n=cfg.n_fft).abs().pow(2)
 
     @property
-    def noise_power(self) -> Tensor:
-        """(n_fft/2+1,) expected power spectrum of white noise of rms ``cfg.noise_floor`` (int16
-        steps): the frame pipeline is linear, so it is the sum of the powers of its responses to
-        each unit sample, times the variance."""
-        if self._noise_power is None or self._noise_power.device != self.window.device:
+    def unit_noise_power(self) -> Tensor:
+        """(n_fft/2+1,) expected power spectrum of white noise of rms 1 (int16 step): the frame
+        pipeline is linear, so it is the sum of the powers of its responses to each unit sample."""
+        if self._unit_noise is None or self._unit_noise.device != self.window.device:
             basis = torch.eye(self.cfg.win_length, dtype=self.window.dtype, device=self.window.device)
-            self._noise_power = self._power(basis).sum(0) * self.cfg.noise_floor ** 2
-        return self._noise_power
+            self._unit_noise = self._power(basis).sum(0)
+        return self._unit_noise
+
+    @property
+    def noise_power(self) -> Tensor:
+        """(n_fft/2+1,) expected power spectrum of white noise of rms ``cfg.noise_floor``."""
+        return self.unit_noise_power * self.cfg.noise_floor ** 2
 
     def _mel_for(self, warp: Tensor | None, batch: int) -> Tensor:
         """(n_fft/2+1, F) shared bank, or (B, n_fft/2+1, F) one warped bank per utterance."""
@@ -234,6 +246,14 @@ class FilterBank(torch.nn.Module):
 
     def raw(self, wave: Tensor, lengths: Tensor, warp: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Same as :meth:`forward` without normalisation: (B, T, F) log-mel, (B,) frame lengths."""
+        feats, frame_lengths, _ = self.raw_carried(wave, lengths, warp)
+        return feats, frame_lengths
+
+    def raw_carried(self, wave: Tensor, lengths: Tensor, warp: Tensor | None = None,
+                    carry: tuple[float, int] = (0.0, 0)) -> tuple[Tensor, Tensor, tuple[float, int]]:
+        """:meth:`raw` of frames that follow ``carry[1]`` earlier ones whose powers summed to
+        ``carry[0]`` (the level floor's running mean; what a stream carries, B = 1); also returns
+        the carry after these frames."""
         cfg = self.cfg
         lengths = torch.as_tensor(lengths, dtype=torch.int64, device=wave.device)
         lengths = lengths.clamp_max(wave.shape[1])
@@ -241,18 +261,39 @@ class FilterBank(torch.nn.Module):
                                     (lengths - cfg.win_length) // cfg.hop_length + 1, 0)
         n_frames = int(frame_lengths.max()) if frame_lengths.numel() else 0
         if n_frames == 0:
-            return self.window.new_zeros(wave.shape[0], 0, cfg.n_mels), frame_lengths
+            return self.window.new_zeros(wave.shape[0], 0, cfg.n_mels), frame_lengths, carry
         n_used = (n_frames - 1) * cfg.hop_length + cfg.win_length
         x = wave[:, :n_used].to(self.window.dtype) * _INT16_SCALE  # (B, S'), float32 by default
         power = self._power(x.unfold(-1, cfg.win_length, cfg.hop_length))  # (B, T, n_fft/2+1)
         mel = self._mel_for(warp, x.shape[0])
         mel_power = torch.matmul(power, mel)  # (B, T, F)
-        if cfg.noise_floor > 0:
+        valid = torch.arange(n_frames, device=wave.device) < frame_lengths[:, None]  # (B, T)
+        if cfg.level_floor_db is not None:
+            mel_power, carry = self._level_floored(mel_power, valid, mel, carry)
+        elif cfg.noise_floor > 0:
             mel_power = mel_power + torch.matmul(self.noise_power, mel)[..., None, :]  # (B|1, 1, F)
         feats = mel_power.clamp_min(_LOG_FLOOR).log()  # (B, T, F)
-        valid = torch.arange(n_frames, device=wave.device) < frame_lengths[:, None]  # (B, T)
         feats = torch.where(valid[..., None], feats, feats.new_zeros(()))
-        return feats, frame_lengths
+        return feats, frame_lengths, carry
+
+    def _level_floored(self, mel_power: Tensor, valid: Tensor, mel: Tensor,
+                       carry: tuple[float, int]) -> tuple[Tensor, tuple[float, int]]:
+        """(B, T, F) mel power + the level floor (``FeatureConfig.level_floor_db``): white noise
+        shaped, its total power that many dB below the mean total power of the utterance (or of
+        frames 0..t, after ``carry``: float64 running sums, so chunks give the values of the
+        whole), at least the noise floor's."""
+        power = torch.where(valid, mel_power.double().sum(-1), 0.0)  # (B, T)
+        total = power.cumsum(1) + carry[0]
+        count = (carry[1] + valid.cumsum(1)).clamp_min(1)
+        n = int(valid[0].sum()) if valid.shape[0] else 0
+        new_carry = (float(total[0, n - 1]) if n else carry[0], carry[1] + n)
+        if self.cfg.normalize == "utterance":  # the span the normalisation's statistics have
+            total, count = total.gather(1, (valid.sum(1, keepdim=True) - 1).clamp_min(0)), count.amax(1, keepdim=True)
+        unit = torch.matmul(self.unit_noise_power, mel).double()  # (B|1, F) or (F,): rms 1 LSB
+        level = (total / count * 10 ** (-self.cfg.level_floor_db / 10) / unit.sum(-1, keepdim=True)
+                 ).clamp_min(self.cfg.noise_floor ** 2)  # (B, T) in units of the 1-LSB floor
+        floor = level[..., None] * (unit[..., None, :] if unit.ndim == 2 else unit)
+        return (mel_power.double() + floor).to(mel_power.dtype), new_carry
 
 
 def normalize(feats: Tensor, lengths: Tensor, cfg: FeatureConfig) -> Tensor:
@@ -332,8 +373,12 @@ class StreamingFbank:
 
     def __init__(self, cfg: FeatureConfig | None = None):
         self.cfg = cfg or FeatureConfig()
+        if self.cfg.level_floor_db is not None and self.cfg.normalize == "utterance":
+            raise ConfigError("features.level_floor_db with normalize: utterance follows the whole "
+                              "utterance's level, which a stream does not have yet")
         self._fbank = FilterBank(self.cfg)
         self._buffer = torch.zeros(0)  # samples not yet consumed by a completed frame's hop
+        self._carry = (0.0, 0)  # the level floor's running sum of frame powers, frame count
 
     def accept(self, chunk) -> Tensor:
         """(n,) float32 samples -> (n_new, F) raw log-mel frames completed by this chunk."""
@@ -341,7 +386,8 @@ class StreamingFbank:
         n = num_frames(self._buffer.numel(), self.cfg)
         if n == 0:
             return torch.zeros(0, self.cfg.n_mels)
-        feats, _ = self._fbank.raw(self._buffer[None], torch.tensor([self._buffer.numel()]))
+        feats, _, self._carry = self._fbank.raw_carried(self._buffer[None], torch.tensor([self._buffer.numel()]),
+                                                        carry=self._carry)
         self._buffer = self._buffer[n * self.cfg.hop_length:]
         return feats[0]
 

@@ -184,6 +184,7 @@ RANGES: dict[str, tuple] = {
     "features.global_mean": (_REAL, None, None),
     "features.global_std": (_REAL, 0, None, True),
     "features.noise_floor": (_REAL, 0, 1000),
+    "features.level_floor_db": (_REAL, 0, 200, True),
     "model.num_layers": (_INT, 1, 64),
     "model.hidden_size": (_INT, 1, 65536),
     "model.dropout": (_REAL, 0, 0.99),
