@@ -1,4 +1,5 @@
-"""Sets with digital silence (exact zeros), for the front end's noise floor (noise_floor.sh).
+"""Sets with digital silence (exact zeros) or 20 dB quieter, for the front end's floors
+(noise_floor.sh, level_floor.sh).
 
 Many files carry stretches of exact zeros: recordings trimmed or padded in an editor, a
 microphone's first buffers, synthesised speech. Before ``features.noise_floor`` their log-mel sat
@@ -6,9 +7,11 @@ at log(float eps) = -15.9, far below any real noise, and dragged the normalisati
 
     python recipes/digits-commands/digital_silence.py [--data data/digits-commands]
 
-writes, beside the recipe's manifests (audio under zeros/):
+writes, beside the recipe's manifests (audio under derived/):
   dev_pad / test_pad            the single words of dev / of the SC test sets, 0.5 s of zeros each side
   dev_seq_zero / test_seq_zero  dev_sc_seq / test_sc_seq with every pause made 0.4 s of zeros
+  dev_quiet / test_quiet        dev / the SC test sets' single words, 20 dB quieter (a microphone
+                                set low: a fixed floor hides more of such speech)
 """
 from __future__ import annotations
 
@@ -22,14 +25,14 @@ import soundfile as sf
 
 from lstm_asr.data import Utterance, read_manifest
 
-PAD_S, GAP_S = 0.5, 0.4
+PAD_S, GAP_S, QUIET_DB = 0.5, 0.4, -20.0
 
 
 def write(out: Path, name: str, items: list[tuple[np.ndarray, int, Utterance]]) -> int:
-    (out / "zeros" / name).mkdir(parents=True, exist_ok=True)
+    (out / "derived" / name).mkdir(parents=True, exist_ok=True)
     lines = []
     for i, (wave, sr, u) in enumerate(items):
-        rel = Path("zeros") / name / f"{i:05d}.wav"
+        rel = Path("derived") / name / f"{i:05d}.wav"
         sf.write(out / rel, wave, sr, subtype="PCM_16")
         lines.append(json.dumps({"audio": str(rel), "text": u.text, "speaker": u.speaker}) + "\n")
     (out / f"{name}.jsonl").write_text("".join(lines))
@@ -45,6 +48,15 @@ def padded(data: Path, sets: list[str]) -> list:
             wave, sr = sf.read(u.audio, dtype="int16")
             zeros = np.zeros(int(PAD_S * sr), np.int16)
             items.append((np.concatenate([zeros, wave, zeros]), sr, u))
+    return items
+
+
+def quieter(data: Path, sets: list[str]) -> list:
+    items = []
+    for s in sets:
+        for u in read_manifest(data / f"{s}.jsonl").utterances:
+            wave, sr = sf.read(u.audio, dtype="int16")
+            items.append((np.round(wave * 10 ** (QUIET_DB / 20)).astype(np.int16), sr, u))
     return items
 
 
@@ -72,6 +84,8 @@ def main() -> int:
         "test_pad": write(data, "test_pad", padded(data, ["test_sc_digits", "test_sc_commands"])),
         "dev_seq_zero": write(data, "dev_seq_zero", zero_gaps(data, "dev_sc_seq")),
         "test_seq_zero": write(data, "test_seq_zero", zero_gaps(data, "test_sc_seq")),
+        "dev_quiet": write(data, "dev_quiet", quieter(data, ["dev"])),
+        "test_quiet": write(data, "test_quiet", quieter(data, ["test_sc_digits", "test_sc_commands"])),
     }
     print(json.dumps(counts))
     return 0

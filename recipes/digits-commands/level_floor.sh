@@ -1,0 +1,52 @@
+# The front end's level floor (features.level_floor_db, 2026-12-02): both shipped models scored
+# with the floor they ship with and without it (the 1-LSB noise floor alone, as shipped before),
+# on the dev speakers and on every test set, plus the sets with digital silence or 20 dB quieter
+# (digital_silence.py). The weights are the same; only the front end differs.
+#   bash recipes/digits-commands/level_floor.sh          (about 15 min on 2 cores)
+#   bash recipes/digits-commands/level_floor.sh sweep    (the dev sweep that chose the values)
+# Needs data/digits-commands (prepare.py here). Writes results/level_floor_scores.jsonl, or
+# results/level_floor_sweep.jsonl: each candidate floor on the six dev sets; per model, the one
+# with the lowest mean WER over them ships (30 dB for digits-commands, 35 dB for the streaming one).
+set -euo pipefail
+PY=${PYTHON:-.venv/bin/python}
+LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
+R=recipes/digits-commands
+D=data/digits-commands
+DEV="dev dev_sc_seq dev_sc_strings dev_seq_zero dev_pad dev_quiet"
+[ -f $D/test_quiet.jsonl ] || $PY $R/digital_silence.py --data $D
+variant() {  # MODEL NAME LEVEL_DB NOISE_FLOOR -> a copy of the model with that front end, in runs/floors
+  local out=runs/floors/$1-$2
+  rm -rf $out && mkdir -p runs/floors
+  cp -r "$($PY -c "from lstm_asr.checkpoint import resolve_model; print(resolve_model('$1'))")" $out
+  $PY -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['features'].update(level_floor_db=$3, noise_floor=$4); json.dump(c, open(p,'w'), indent=1)" $out/config.json
+  echo $out
+}
+score() {  # MODEL_DIR FLOOR_LABEL SET -> one JSON line
+  OMP_NUM_THREADS=1 $LSTM_ASR evaluate --threads 1 --model "$1" --manifest "$D/$3.jsonl" --json --no-progress \
+    | $PY -c "import json,sys,datetime; d=json.load(sys.stdin); print(json.dumps({'set': '$3', 'model': '$(basename $1)', 'floor': '$2', 'n': d['n'], 'sent_acc': round(d['sent_acc'], 4), 'wer': round(d['wer'], 4), 'date': str(datetime.date.today())}))"
+}
+if [ "${1:-}" = sweep ]; then
+  OUT=$R/results/level_floor_sweep.jsonl
+  : > $OUT
+  for model in digits-commands digits-commands-streaming; do
+    for c in "level20 20 1.0" "level25 25 1.0" "level30 30 1.0" "level35 35 1.0" "level40 40 1.0" \
+             "level50 50 1.0" "lsb1 None 1.0" "lsb10 None 10.0" "lsb30 None 30.0"; do
+      set -- $c
+      m=$(variant $model $1 $2 $3)
+      for set in $DEV; do score $m $1 $set >> $OUT & [ $(jobs -r | wc -l) -lt 2 ] || wait -n; done
+    done
+  done
+  wait
+  exit 0
+fi
+OUT=$R/results/level_floor_scores.jsonl
+: > $OUT
+for model in digits-commands digits-commands-streaming; do
+  variant $model lsb1 None 1.0 > /dev/null
+done
+for set in $DEV $(cd $D && ls test*.jsonl | sed 's/.jsonl$//'); do
+  for model in digits-commands digits-commands-streaming; do
+    score $model shipped $set >> $OUT & score runs/floors/$model-lsb1 lsb1 $set >> $OUT & wait
+  done
+  tail -n 4 $OUT
+done
