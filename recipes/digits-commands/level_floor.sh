@@ -33,7 +33,7 @@ if [ "${1:-}" = sweep ]; then
              "level50 50 1.0" "lsb1 None 1.0" "lsb10 None 10.0" "lsb30 None 30.0"; do
       set -- $c
       m=$(variant $model $1 $2 $3)
-      for set in $DEV; do score $m $1 $set >> $OUT & [ $(jobs -r | wc -l) -lt 2 ] || wait -n; done
+      for set in $DEV; do score $m $1 $set >> $OUT & [ $(jobs -r | wc -l) -lt ${JOBS:-2} ] || wait -n; done
     done
   done
   wait
