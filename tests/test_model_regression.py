@@ -163,7 +163,7 @@ def test_streaming_variant_streams_exactly_on_real_speech():
     from lstm_asr.streaming import PosteriorStream
     rec = lstm_asr.load_model(STREAMING)
     assert rec.streams and rec.model_config.input_norm == "window"
-    assert (rec.model_config.chunk, rec.model_config.right_context) == (25, 75)  # 1.5-2.0 s of look-ahead
+    assert (rec.model_config.chunk, rec.model_config.right_context) == (100, 100)  # 2-4 s of look-ahead
     wave = load_audio(SAMPLES / "string_1.wav")
     whole, olen = rec.posteriors([wave])
     stream = PosteriorStream.from_recognizer(rec)
@@ -196,7 +196,7 @@ def test_interpolate_recipe_mixes_the_weights_of_two_models_of_one_shape(tmp_pat
     for k in tuned:
         torch.testing.assert_close(half[k], (start[k] + tuned[k]) / 2, rtol=0, atol=1e-6)
     cfg = json.loads((tmp_path / "half" / "config.json").read_text())
-    assert cfg["model"]["right_context"] == 75 and cfg["interpolated"]["alpha"] == 0.5  # the tuned model's config
+    assert cfg["model"]["right_context"] == 100 and cfg["interpolated"]["alpha"] == 0.5  # the tuned model's config
     rc, out, err = run_cli("transcribe", "--model", tmp_path / "half", SAMPLES / "yes_0ea0e2f4_0.wav")
     assert rc == 0 and out.strip() == "yes"
     p = run("--start", "digits", "--tuned", STREAMING, "--alpha", 0.5, "--out", tmp_path / "bad")

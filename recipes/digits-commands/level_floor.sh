@@ -6,7 +6,9 @@
 #   bash recipes/digits-commands/level_floor.sh sweep    (the dev sweep that chose the values)
 # Needs data/digits-commands (prepare.py here). Writes results/level_floor_scores.jsonl, or
 # results/level_floor_sweep.jsonl: each candidate floor on the six dev sets; per model, the one
-# with the lowest mean WER over them ships (30 dB for digits-commands, 35 dB for the streaming one).
+# with the lowest mean WER over them ships (30 dB for digits-commands, 35 dB for the streaming one),
+# then the streaming model's look-ahead likewise (100/100 ships). "lsb1" is each model as shipped
+# before the level floor (the streaming one at 25/75).
 set -euo pipefail
 PY=${PYTHON:-.venv/bin/python}
 LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
@@ -14,13 +16,17 @@ R=recipes/digits-commands
 D=data/digits-commands
 DEV="dev dev_sc_seq dev_sc_strings dev_seq_zero dev_pad dev_quiet"
 [ -f $D/test_quiet.jsonl ] || $PY $R/digital_silence.py --data $D
-variant() {  # MODEL NAME LEVEL_DB NOISE_FLOOR -> a copy of the model with that front end, in runs/floors
+variant() {  # MODEL NAME LEVEL_DB NOISE_FLOOR [CHUNK RIGHT_CONTEXT] -> a copy of the model with
+  # that front end (and, for the streaming model, that look-ahead), in runs/floors
   local out=runs/floors/$1-$2
   rm -rf $out && mkdir -p runs/floors
   cp -r "$($PY -c "from lstm_asr.checkpoint import resolve_model; print(resolve_model('$1'))")" $out
-  $PY -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['features'].update(level_floor_db=$3, noise_floor=$4); json.dump(c, open(p,'w'), indent=1)" $out/config.json
+  $PY -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['features'].update(level_floor_db=$3, noise_floor=$4)
+if len(sys.argv) > 2: c['model'].update(chunk=int(sys.argv[2]), right_context=int(sys.argv[3]))
+json.dump(c, open(p,'w'), indent=1)" $out/config.json ${5:-} ${6:-}
   echo $out
 }
+LC_BEFORE="25 75"  # the streaming model's look-ahead when the floors were swept (chunk, right context)
 score() {  # MODEL_DIR FLOOR_LABEL SET -> one JSON line
   OMP_NUM_THREADS=1 $LSTM_ASR evaluate --threads 1 --model "$1" --manifest "$D/$3.jsonl" --json --no-progress \
     | $PY -c "import json,sys,datetime; d=json.load(sys.stdin); print(json.dumps({'set': '$3', 'model': '$(basename $1)', 'floor': '$2', 'n': d['n'], 'sent_acc': round(d['sent_acc'], 4), 'wer': round(d['wer'], 4), 'date': str(datetime.date.today())}))"
@@ -29,12 +35,20 @@ if [ "${1:-}" = sweep ]; then
   OUT=$R/results/level_floor_sweep.jsonl
   : > $OUT
   for model in digits-commands digits-commands-streaming; do
+    lc=$([ $model = digits-commands ] || echo $LC_BEFORE)
     for c in "level20 20 1.0" "level25 25 1.0" "level30 30 1.0" "level35 35 1.0" "level40 40 1.0" \
              "level50 50 1.0" "lsb1 None 1.0" "lsb10 None 10.0" "lsb30 None 30.0"; do
       set -- $c
-      m=$(variant $model $1 $2 $3)
+      m=$(variant $model $1 $2 $3 $lc)
       for set in $DEV; do score $m $1 $set >> $OUT & [ $(jobs -r | wc -l) -lt ${JOBS:-2} ] || wait -n; done
     done
+  done
+  # then, with its floor chosen, the streaming model's look-ahead (chunk / right context in output
+  # frames of 20 ms: 25/75 as trained, 1.5-2.0 s; 50/100, 2-3 s; 100/100, 2-4 s); lowest mean ships
+  for c in "level35-lc50x100 50 100" "level35-lc100x100 100 100"; do
+    set -- $c
+    m=$(variant digits-commands-streaming $1 35 1.0 $2 $3)
+    for set in $DEV; do score $m $1 $set >> $OUT & [ $(jobs -r | wc -l) -lt ${JOBS:-2} ] || wait -n; done
   done
   wait
   exit 0
@@ -42,7 +56,7 @@ fi
 OUT=$R/results/level_floor_scores.jsonl
 : > $OUT
 for model in digits-commands digits-commands-streaming; do
-  variant $model lsb1 None 1.0 > /dev/null
+  variant $model lsb1 None 1.0 $([ $model = digits-commands ] || echo $LC_BEFORE) > /dev/null
 done
 for set in $DEV $(cd $D && ls test*.jsonl | sed 's/.jsonl$//'); do
   for model in digits-commands digits-commands-streaming; do

@@ -3,6 +3,7 @@
 # the default model's weights run latency-controlled (model.chunk / right_context) on per-window
 # normalised features, fine-tuned with the default model as its teacher (streaming.yaml), then its
 # weights interpolated with the default model's (interpolate.py; alpha chosen on the dev speakers).
+# The shipped config then got its level floor and a longer look-ahead (level_floor.sh sweep).
 #   bash recipes/digits-commands/streaming.sh
 # Needs data/digits-commands (prepare.py here); adds its string-heavy mix (streaming_data.py).
 # An interrupted run continues where it stopped when started again (--resume).

@@ -572,9 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     description="Recognise audio as it arrives: partial results while speech goes on, a final "
                                     "result at each pause and at the end. Input: an audio file, raw little-endian int16 mono "
                                     "PCM on standard input (-, at --rate Hz), or the microphone (--mic). A model that "
-                                    "streams (--model digits-commands-streaming: at most 2 s of look-ahead) runs on the "
+                                    "streams (--model digits-commands-streaming: at most 4 s of look-ahead) runs on the "
                                     "audio as it arrives and partials decode its outputs so far (provisional for the "
-                                    "last 2 s); other models re-decode the open segment for each partial."))
+                                    "last 2-4 s); other models re-decode the open segment for each partial."))
     st.add_argument("input", nargs="?", default=None, metavar="FILE|-", help="audio file, or - for raw int16 PCM on stdin")
     st.add_argument("--mic", action="store_true", help="record from the default microphone (Ctrl-C ends)")
     st.add_argument("--rate", type=V.arg_int(1000, 384000), default=16000, metavar="HZ", help="sample rate of PCM on stdin (default 16000)")
