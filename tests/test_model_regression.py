@@ -152,7 +152,9 @@ def test_streaming_variant_on_the_shipped_unseen_speakers_beside_the_default_mod
     # the same 38 unseen-speaker clips and 100 FSDD test clips as the default model's tests above
     sc = _accuracy(STREAMING, DATA / "speech_commands" / "manifest.jsonl")
     fsdd = _accuracy(STREAMING, DATA / "fsdd" / "manifest.jsonl")
-    assert sc >= 0.82 and fsdd >= 0.89  # measured 86.8 % and 92 % (the default model: 81.6 %, 91 %)
+    # measured 86.8 % and 92 % (the default model: 81.6 %, 91 %); since the level floor and the
+    # 100 / 100 look-ahead (2026-12-02) 84.2 % and 92 % (default 89.5 %, 91 %)
+    assert sc >= 0.82 and fsdd >= 0.89
 
 
 def test_streaming_variant_streams_exactly_on_real_speech():
