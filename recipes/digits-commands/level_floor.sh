@@ -16,21 +16,14 @@ R=recipes/digits-commands
 D=data/digits-commands
 DEV="dev dev_sc_seq dev_sc_strings dev_seq_zero dev_pad dev_quiet"
 [ -f $D/test_quiet.jsonl ] || $PY $R/digital_silence.py --data $D
+. $R/front_end_variants.sh
 variant() {  # MODEL NAME LEVEL_DB NOISE_FLOOR [CHUNK RIGHT_CONTEXT] -> a copy of the model with
   # that front end (and, for the streaming model, that look-ahead), in runs/floors
-  local out=runs/floors/$1-$2
-  rm -rf $out && mkdir -p runs/floors
-  cp -r "$($PY -c "from lstm_asr.checkpoint import resolve_model; print(resolve_model('$1'))")" $out
-  $PY -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['features'].update(level_floor_db=$3, noise_floor=$4)
-if len(sys.argv) > 2: c['model'].update(chunk=int(sys.argv[2]), right_context=int(sys.argv[3]))
-json.dump(c, open(p,'w'), indent=1)" $out/config.json ${5:-} ${6:-}
-  echo $out
+  model_copy $1 runs/floors/$1-$2 "c['features'].update(level_floor_db=$3, noise_floor=$4)
+if len(sys.argv) > 2: c['model'].update(chunk=int(sys.argv[2]), right_context=int(sys.argv[3]))" ${5:-} ${6:-}
+  echo runs/floors/$1-$2
 }
 LC_BEFORE="25 75"  # the streaming model's look-ahead when the floors were swept (chunk, right context)
-score() {  # MODEL_DIR FLOOR_LABEL SET -> one JSON line
-  OMP_NUM_THREADS=1 $LSTM_ASR evaluate --threads 1 --model "$1" --manifest "$D/$3.jsonl" --json --no-progress \
-    | $PY -c "import json,sys,datetime; d=json.load(sys.stdin); print(json.dumps({'set': '$3', 'model': '$(basename $1)', 'floor': '$2', 'n': d['n'], 'sent_acc': round(d['sent_acc'], 4), 'wer': round(d['wer'], 4), 'date': str(datetime.date.today())}))"
-}
 if [ "${1:-}" = sweep ]; then
   OUT=$R/results/level_floor_sweep.jsonl
   : > $OUT
@@ -40,7 +33,7 @@ if [ "${1:-}" = sweep ]; then
              "level50 50 1.0" "lsb1 None 1.0" "lsb10 None 10.0" "lsb30 None 30.0"; do
       set -- $c
       m=$(variant $model $1 $2 $3 $lc)
-      for set in $DEV; do score $m $1 $set >> $OUT & [ $(jobs -r | wc -l) -lt ${JOBS:-2} ] || wait -n; done
+      for set in $DEV; do score $m $set "{\"floor\": \"$1\"}" >> $OUT & [ $(jobs -r | wc -l) -lt ${JOBS:-2} ] || wait -n; done
     done
   done
   # then, with its floor chosen, the streaming model's look-ahead (chunk / right context in output
@@ -48,7 +41,7 @@ if [ "${1:-}" = sweep ]; then
   for c in "level35-lc50x100 50 100" "level35-lc100x100 100 100"; do
     set -- $c
     m=$(variant digits-commands-streaming $1 35 1.0 $2 $3)
-    for set in $DEV; do score $m $1 $set >> $OUT & [ $(jobs -r | wc -l) -lt ${JOBS:-2} ] || wait -n; done
+    for set in $DEV; do score $m $set "{\"floor\": \"$1\"}" >> $OUT & [ $(jobs -r | wc -l) -lt ${JOBS:-2} ] || wait -n; done
   done
   wait
   exit 0
@@ -60,7 +53,7 @@ for model in digits-commands digits-commands-streaming; do
 done
 for set in $DEV $(cd $D && ls test*.jsonl | sed 's/.jsonl$//'); do
   for model in digits-commands digits-commands-streaming; do
-    score $model shipped $set >> $OUT & score runs/floors/$model-lsb1 lsb1 $set >> $OUT & wait
+    score $model $set '{"floor": "shipped"}' >> $OUT & score runs/floors/$model-lsb1 $set '{"floor": "lsb1"}' >> $OUT & wait
   done
   tail -n 4 $OUT
 done
