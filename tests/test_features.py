@@ -157,6 +157,48 @@ def test_level_floor_is_checked_and_off_by_default():
     for bad in (0, -3, 500, "loud"):
         with pytest.raises(ConfigError, match="features.level_floor_db"):
             FeatureConfig.from_dict({"level_floor_db": bad})
+    assert FeatureConfig().level_floor_warmup_s == 0.0
+    for bad in (-1, "long", float("nan")):
+        with pytest.raises(ConfigError, match="features.level_floor_warmup_s"):
+            FeatureConfig.from_dict({"level_floor_warmup_s": bad})
+
+
+WARMUP = FeatureConfig(level_floor_db=40.0, normalize="none", level_floor_warmup_s=1.5)  # 150 frames
+
+
+def test_level_floor_warmup_gives_the_first_frames_their_mean_level(speech):
+    """level_floor_warmup_s: frames 0..149 take the level over all of them; later frames the level
+    of frames 0..t, as without it; an utterance no longer than the warm-up gets the whole
+    utterance's level, as with normalize: utterance."""
+    whole, running = compute_fbank(speech, WARMUP), compute_fbank(speech, RUNNING)
+    assert FilterBank(WARMUP).warmup_frames == 150
+    torch.testing.assert_close(whole[150:], running[150:], rtol=0, atol=0)
+    torch.testing.assert_close(whole[149], running[149], rtol=0, atol=0)  # frame 149's level: 0..149
+    assert float((whole[:100] - running[:100]).abs().max()) > 0.5  # the running level starts low
+    for n in (4000, 24160):  # 23 and 150 frames: at most the warm-up
+        torch.testing.assert_close(compute_fbank(speech[:n], WARMUP), compute_fbank(speech[:n], WHOLE), rtol=0, atol=1e-5)
+
+
+def test_level_floor_warmup_streams_exactly_holding_its_frames_back(speech):
+    """A stream holds the warm-up's frames back until it is complete (peek: provisionally, as if
+    the stream ended now) or until finish(); joined, the frames are those of the whole."""
+    rng = np.random.default_rng(5)
+    for wave in (speech, speech[:12000]):  # longer and shorter than the warm-up
+        stream, outputs, pos = StreamingFbank(WARMUP), [], 0
+        while pos < len(wave):
+            step = int(rng.integers(1, 3000))
+            out = stream.accept(wave[pos:pos + step])
+            pos += step
+            done = sum(len(o) for o in outputs)
+            if done + len(out) < 150:  # the warm-up is not complete: nothing yet
+                assert len(out) == 0 and done == 0
+                torch.testing.assert_close(stream.peek(), compute_fbank(wave[:pos], WARMUP), rtol=0, atol=1e-4)
+            else:
+                assert len(stream.peek()) == 0
+            outputs.append(out)
+        outputs.append(stream.finish())
+        assert len(stream.finish()) == 0
+        torch.testing.assert_close(torch.cat(outputs), compute_fbank(wave, WARMUP), rtol=0, atol=1e-4)
 
 
 def test_num_frames():

@@ -213,7 +213,9 @@ def test_streaming_features_equal_the_whole_wave(speech, normalize_mode):
 @torch.inference_mode()
 def test_waveform_chunks_through_front_end_and_model_equal_the_whole(speech, kind, cell, factor):
     rng = np.random.default_rng(factor * 7 + len(cell))
-    cfg = _causal_config(rng) if kind != "lcn" else FeatureConfig(normalize="none")
+    # lcn: the streaming variant's front end, a level floor with a warm-up (held back, then let go)
+    cfg = _causal_config(rng) if kind != "lcn" else FeatureConfig(normalize="none", level_floor_db=35.0,
+                                                                   level_floor_warmup_s=0.7)
     lc = {**KINDS[kind], "chunk": 12, "right_context": 5} if kind != "uni" else {}
     m = _model(cell=cell, subsample=factor, input_size=80, hidden_size=24, conv_channels=16, **lc)
     feats, flen = FilterBank(cfg)(torch.from_numpy(speech)[None], torch.tensor([len(speech)]))
@@ -413,9 +415,10 @@ def test_a_model_that_streams_gives_partials_from_its_running_outputs(lc_model, 
     assert 0 < out.shape[0] and lc_model.decode_output(out, first.start).text == first.text
 
 
+@pytest.mark.parametrize("warmup", [0.0, 1.0])  # 1.0: the front end too holds frames back at first
 @torch.inference_mode()
-def test_peek_gives_the_held_back_outputs_as_if_the_stream_ended_and_changes_nothing(speech):
-    cfg = FeatureConfig(normalize="none")
+def test_peek_gives_the_held_back_outputs_as_if_the_stream_ended_and_changes_nothing(speech, warmup):
+    cfg = FeatureConfig(normalize="none", level_floor_db=35.0 if warmup else None, level_floor_warmup_s=warmup)
     m = _model(input_size=80, hidden_size=24, conv_channels=16, subsample=2, chunk=10, right_context=15, bidirectional=True,
                input_norm="window")
     stream, outs, peeked = PosteriorStream(m, cfg), [], 0

@@ -65,6 +65,11 @@ class FeatureConfig:
     # more than this far below the speech (a microphone's hiss, a word's tail fading into digital
     # silence) then looks the same at any recording level. None: off.
     level_floor_db: float | None = None
+    # with level_floor_db and a running level (any normalisation but "utterance"): the level of the
+    # first frames, up to this many seconds, is their mean over all of them (a stream holds them
+    # back until then), so an utterance this short gets the whole utterance's level, and a longer
+    # one does not start from the level of its leading silence alone. 0: frames 0..t from the start.
+    level_floor_warmup_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.window not in _WINDOWS:
@@ -217,6 +222,11 @@ class FilterBank(torch.nn.Module):
         return torch.fft.rfft(frames * self.window, n=cfg.n_fft).abs().pow(2)
 
     @property
+    def warmup_frames(self) -> int:
+        """Frames whose level floor follows their mean over all of them (``level_floor_warmup_s``)."""
+        return int(round(self.cfg.level_floor_warmup_s * 1000 / self.cfg.frame_shift_ms))
+
+    @property
     def unit_noise_power(self) -> Tensor:
         """(n_fft/2+1,) expected power spectrum of white noise of rms 1 (int16 step): the frame
         pipeline is linear, so it is the sum of the powers of its responses to each unit sample."""
@@ -289,6 +299,10 @@ class FilterBank(torch.nn.Module):
         new_carry = (float(total[0, n - 1]) if n else carry[0], carry[1] + n)
         if self.cfg.normalize == "utterance":  # the span the normalisation's statistics have
             total, count = total.gather(1, (valid.sum(1, keepdim=True) - 1).clamp_min(0)), count.amax(1, keepdim=True)
+        elif self.warmup_frames > carry[1]:  # the first frames: the level over all of them
+            last = valid.sum(1, keepdim=True).clamp_max(self.warmup_frames - carry[1]) - 1  # (B, 1)
+            at = torch.arange(total.shape[1], device=total.device)[None].expand_as(total).maximum(last.clamp_min(0))
+            total, count = total.gather(1, at), count.gather(1, at)
         unit = torch.matmul(self.unit_noise_power, mel).double()  # (B|1, F) or (F,): rms 1 LSB
         level = (total / count * 10 ** (-self.cfg.level_floor_db / 10) / unit.sum(-1, keepdim=True)
                  ).clamp_min(self.cfg.noise_floor ** 2)  # (B, T) in units of the 1-LSB floor
@@ -368,7 +382,9 @@ class StreamingFbank:
     """Feed samples chunk by chunk; returns the raw log-mel frames that became complete.
 
     With snip_edges framing each frame depends only on its own samples, so the concatenation of all
-    :meth:`accept` outputs equals ``compute_fbank`` of the whole wave.
+    :meth:`accept` outputs and then :meth:`finish` equals ``compute_fbank`` of the whole wave. (A
+    level floor with a warm-up, ``level_floor_warmup_s``, holds the first frames back until the
+    warm-up is complete or the stream ends: :meth:`finish`; :meth:`peek` gives them provisionally.)
     """
 
     def __init__(self, cfg: FeatureConfig | None = None):
@@ -379,16 +395,30 @@ class StreamingFbank:
         self._fbank = FilterBank(self.cfg)
         self._buffer = torch.zeros(0)  # samples not yet consumed by a completed frame's hop
         self._carry = (0.0, 0)  # the level floor's running sum of frame powers, frame count
+        self._hold = self._fbank.warmup_frames if self.cfg.level_floor_db is not None else 0
 
     def accept(self, chunk) -> Tensor:
         """(n,) float32 samples -> (n_new, F) raw log-mel frames completed by this chunk."""
         self._buffer = torch.cat([self._buffer, _as_float_tensor(chunk)])
+        return self._frames(hold=True, keep=False)
+
+    def finish(self) -> Tensor:
+        """The end of the stream: (n, F) the frames still held back for the warm-up (else none)."""
+        return self._frames(hold=False, keep=False)
+
+    def peek(self) -> Tensor:
+        """(n, F) the frames held back for the warm-up, as if the stream ended now, without
+        consuming them (later audio changes them); none once the warm-up is complete."""
+        return self._frames(hold=False, keep=True)
+
+    def _frames(self, hold: bool, keep: bool) -> Tensor:
         n = num_frames(self._buffer.numel(), self.cfg)
-        if n == 0:
+        if n == 0 or (hold and self._carry[1] + n < self._hold) or (keep and self._carry[1] >= self._hold):
             return torch.zeros(0, self.cfg.n_mels)
-        feats, _, self._carry = self._fbank.raw_carried(self._buffer[None], torch.tensor([self._buffer.numel()]),
-                                                        carry=self._carry)
-        self._buffer = self._buffer[n * self.cfg.hop_length:]
+        feats, _, carry = self._fbank.raw_carried(self._buffer[None], torch.tensor([self._buffer.numel()]),
+                                                  carry=self._carry)
+        if not keep:
+            self._buffer, self._carry = self._buffer[n * self.cfg.hop_length:], carry
         return feats[0]
 
 
@@ -421,10 +451,22 @@ class StreamingFeatures:
         return self._count
 
     def accept(self, chunk) -> Tensor:
-        raw = self._fbank.accept(chunk)  # (n, F)
+        return self._normalised(self._fbank.accept(chunk))
+
+    def finish(self) -> Tensor:
+        """The end of the stream: the frames the front end still held back (see StreamingFbank)."""
+        return self._normalised(self._fbank.finish())
+
+    def peek(self) -> Tensor:
+        """The frames the front end holds back, provisionally (see StreamingFbank.peek)."""
+        return self._normalised(self._fbank.peek(), keep=True)
+
+    def _normalised(self, raw: Tensor, keep: bool = False) -> Tensor:
         n = raw.shape[0]
         if self.cfg.normalize == "none":
-            self._count += n
+            self._count += 0 if keep else n
             return raw
-        level, self._level_sum, self._count = causal_level(raw[None], self._level_sum, self._count)
+        level, level_sum, count = causal_level(raw[None], self._level_sum, self._count)
+        if not keep:
+            self._level_sum, self._count = level_sum, count
         return _global_stats_applied(raw - level[0], self.cfg)

@@ -219,18 +219,21 @@ class PosteriorStream:
     @torch.inference_mode()
     def peek(self) -> torch.Tensor:
         """The outputs a latency-controlled model still holds back, computed as if the stream
-        ended now (their look-ahead cut short), without consuming them: provisional outputs for a
-        partial result, which later audio may change. Empty for a unidirectional model."""
-        if self.state is None or self.state.pending is None or not self.state.pending.shape[1]:
+        ended now (their look-ahead cut short, and the frames the front end holds back for its
+        level floor's warm-up taken as they are so far), without consuming them: provisional outputs
+        for a partial result, which later audio may change. Empty when nothing is held back."""
+        held = self.features.peek()
+        pending = self.state is not None and self.state.pending is not None and self.state.pending.shape[1]
+        if not (pending or held.shape[0]):
             return torch.zeros(0, self.model.cfg.num_outputs)
-        empty = torch.zeros(1, 0, self.model.cfg.input_size, device=self.device)
-        out, _ = self.model.forward_chunk(empty, self.state, final=True)
+        out, _ = self.model.forward_chunk(held[None].to(self.device), self.state, final=True)
         return out[0].float().cpu()
 
     @torch.inference_mode()
     def finish(self) -> torch.Tensor:
-        """The end of the stream: the output frames a latency-controlled model held back for its
-        look-ahead (none for a unidirectional one; none again after the first call)."""
-        empty = torch.zeros(1, 0, self.model.cfg.input_size, device=self.device)
-        out, self.state = self.model.forward_chunk(empty, self.state, final=True)
+        """The end of the stream: the output frames held back for the model's look-ahead or the
+        front end's warm-up (none for a unidirectional model without one; none again after the
+        first call)."""
+        held = self.features.finish()
+        out, self.state = self.model.forward_chunk(held[None].to(self.device), self.state, final=True)
         return out[0].float().cpu()

@@ -185,6 +185,7 @@ RANGES: dict[str, tuple] = {
     "features.global_std": (_REAL, 0, None, True),
     "features.noise_floor": (_REAL, 0, 1000),
     "features.level_floor_db": (_REAL, 0, 200, True),
+    "features.level_floor_warmup_s": (_REAL, 0, 3600),
     "model.num_layers": (_INT, 1, 64),
     "model.hidden_size": (_INT, 1, 65536),
     "model.dropout": (_REAL, 0, 0.99),
