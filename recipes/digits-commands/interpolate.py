@@ -9,7 +9,7 @@ with the fine-tuned model's config (its front end, its look-ahead, its decoder) 
     python recipes/digits-commands/interpolate.py --start digits-commands \\
         --tuned runs/digits-commands-streaming/best --alpha 0.75 --out runs/digits-commands-streaming/wise
 
-``alpha`` is chosen on the dev speakers (streaming.sh tries several), never on a test set.
+``alpha`` is chosen on the dev speakers (streaming_finetune.sh tries several), never on a test set.
 """
 from __future__ import annotations
 

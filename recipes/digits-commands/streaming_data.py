@@ -1,4 +1,5 @@
-"""The streaming variant's training mix (streaming.sh): more connected strings, fewer single words.
+"""The earlier streaming variant's training mix (streaming_finetune.sh): more connected strings,
+fewer single words.
 
 A latency-controlled model must learn to read words across its chunk edges, which happens in
 strings (single words fit in its first window), so its fine-tuning set is string-heavy: the

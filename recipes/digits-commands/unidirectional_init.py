@@ -5,7 +5,7 @@
 Keeps the front end and every forward-direction recurrent weight, drops the backward direction,
 keeps the columns of the second layer's input and of the output layer that read the forward half,
 and switches the features to online normalisation (``causal``; training computes its global
-statistics when it starts). The result is a model directory for ``train.init`` (streaming.sh): a
+statistics when it starts). The result is a model directory for ``train.init`` (streaming_finetune.sh): a
 far better start for a streaming model than random weights.
 """
 from __future__ import annotations
