@@ -182,10 +182,11 @@ def test_models_saved_before_the_noise_floor_keep_the_front_end_they_were_traine
     kept = train(_tiny(tmp_path / "b", init=str(old), epochs=1), progress=False, log=lambda m: None)
     assert json.loads((kept / "config.json").read_text())["features"]["noise_floor"] == 0.0
     assert lstm_asr.load_model(old).feature_config.level_floor_db is None  # nor the level floor
-    d = {"features": {"noise_floor": 1.0, "level_floor_db": 30.0},
+    d = {"features": {"noise_floor": 1.0, "level_floor_db": 30.0, "level_floor_warmup_s": 2.0},
          "train": {**_tiny(tmp_path / "c", init=str(old), epochs=1).train.__dict__}}
     raised = json.loads((train(RunConfig.from_dict(d), progress=False, log=lambda m: None) / "config.json").read_text())
     assert (raised["features"]["noise_floor"], raised["features"]["level_floor_db"]) == (1.0, 30.0)
+    assert raised["features"]["level_floor_warmup_s"] == 2.0
 
 
 def test_fine_tuning_can_make_a_model_stream(tmp_path):

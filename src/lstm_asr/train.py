@@ -360,7 +360,8 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
 
 
 # with train.init, the options a config may change from the initial model's (none changes a weight's shape)
-INIT_OVERRIDES = {"features": ("normalize", "noise_floor", "level_floor_db"), "model": ("dropout", "chunk", "right_context", "input_norm")}
+INIT_OVERRIDES = {"features": ("normalize", "noise_floor", "level_floor_db", "level_floor_warmup_s"),
+                  "model": ("dropout", "chunk", "right_context", "input_norm")}
 
 
 def _init_configs(cfg: RunConfig, saved: dict) -> tuple[FeatureConfig, ModelConfig]:
