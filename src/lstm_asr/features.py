@@ -223,7 +223,10 @@ class FilterBank(torch.nn.Module):
 
     @property
     def warmup_frames(self) -> int:
-        """Frames whose level floor follows their mean over all of them (``level_floor_warmup_s``)."""
+        """The first frames, whose level floor follows their mean over all of them (a stream holds
+        them back): ``level_floor_warmup_s`` in frames, 0 without a level floor."""
+        if self.cfg.level_floor_db is None:
+            return 0
         return int(round(self.cfg.level_floor_warmup_s * 1000 / self.cfg.frame_shift_ms))
 
     @property
@@ -297,11 +300,12 @@ class FilterBank(torch.nn.Module):
         count = (carry[1] + valid.cumsum(1)).clamp_min(1)
         n = int(valid[0].sum()) if valid.shape[0] else 0
         new_carry = (float(total[0, n - 1]) if n else carry[0], carry[1] + n)
-        if self.cfg.normalize == "utterance":  # the span the normalisation's statistics have
-            total, count = total.gather(1, (valid.sum(1, keepdim=True) - 1).clamp_min(0)), count.amax(1, keepdim=True)
-        elif self.warmup_frames > carry[1]:  # the first frames: the level over all of them
-            last = valid.sum(1, keepdim=True).clamp_max(self.warmup_frames - carry[1]) - 1  # (B, 1)
-            at = torch.arange(total.shape[1], device=total.device)[None].expand_as(total).maximum(last.clamp_min(0))
+        # the first frames take the level over all of them: the warm-up's, or for per-utterance
+        # normalisation all (the span its statistics have)
+        span = total.shape[1] if self.cfg.normalize == "utterance" else self.warmup_frames - carry[1]
+        if span > 0:
+            last = (valid.sum(1, keepdim=True).clamp_max(span) - 1).clamp_min(0)  # (B, 1)
+            at = torch.arange(total.shape[1], device=total.device)[None].expand_as(total).maximum(last)
             total, count = total.gather(1, at), count.gather(1, at)
         unit = torch.matmul(self.unit_noise_power, mel).double()  # (B|1, F) or (F,): rms 1 LSB
         level = (total / count * 10 ** (-self.cfg.level_floor_db / 10) / unit.sum(-1, keepdim=True)
@@ -395,7 +399,6 @@ class StreamingFbank:
         self._fbank = FilterBank(self.cfg)
         self._buffer = torch.zeros(0)  # samples not yet consumed by a completed frame's hop
         self._carry = (0.0, 0)  # the level floor's running sum of frame powers, frame count
-        self._hold = self._fbank.warmup_frames if self.cfg.level_floor_db is not None else 0
 
     def accept(self, chunk) -> Tensor:
         """(n,) float32 samples -> (n_new, F) raw log-mel frames completed by this chunk."""
@@ -412,8 +415,8 @@ class StreamingFbank:
         return self._frames(hold=False, keep=True)
 
     def _frames(self, hold: bool, keep: bool) -> Tensor:
-        n = num_frames(self._buffer.numel(), self.cfg)
-        if n == 0 or (hold and self._carry[1] + n < self._hold) or (keep and self._carry[1] >= self._hold):
+        n, warmup = num_frames(self._buffer.numel(), self.cfg), self._fbank.warmup_frames
+        if n == 0 or (hold and self._carry[1] + n < warmup) or (keep and self._carry[1] >= warmup):
             return torch.zeros(0, self.cfg.n_mels)
         feats, _, carry = self._fbank.raw_carried(self._buffer[None], torch.tensor([self._buffer.numel()]),
                                                   carry=self._carry)
