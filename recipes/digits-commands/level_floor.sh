@@ -10,13 +10,8 @@
 # then the streaming model's look-ahead likewise (100/100 ships). "lsb1" is each model as shipped
 # before the level floor (the streaming one at 25/75).
 set -euo pipefail
-PY=${PYTHON:-.venv/bin/python}
-LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
-R=recipes/digits-commands
-D=data/digits-commands
-DEV="dev dev_sc_seq dev_sc_strings dev_seq_zero dev_pad dev_quiet"
-[ -f $D/test_quiet.jsonl ] || $PY $R/digital_silence.py --data $D
-. $R/front_end_variants.sh
+. recipes/digits-commands/front_end_variants.sh
+derived_sets
 variant() {  # MODEL NAME LEVEL_DB NOISE_FLOOR [CHUNK RIGHT_CONTEXT] -> a copy of the model with
   # that front end (and, for the streaming model, that look-ahead), in runs/floors
   model_copy $1 runs/floors/$1-$2 "c['features'].update(level_floor_db=$3, noise_floor=$4)
@@ -33,7 +28,7 @@ if [ "${1:-}" = sweep ]; then
              "level50 50 1.0" "lsb1 None 1.0" "lsb10 None 10.0" "lsb30 None 30.0"; do
       set -- $c
       m=$(variant $model $1 $2 $3 $lc)
-      for set in $DEV; do score $m $set "{\"floor\": \"$1\"}" >> $OUT & [ $(jobs -r | wc -l) -lt ${JOBS:-2} ] || wait -n; done
+      for set in $DEV; do score $m $set "{\"floor\": \"$1\"}" >> $OUT & in_parallel; done
     done
   done
   # then, with its floor chosen, the streaming model's look-ahead (chunk / right context in output
@@ -41,7 +36,7 @@ if [ "${1:-}" = sweep ]; then
   for c in "level35-lc50x100 50 100" "level35-lc100x100 100 100"; do
     set -- $c
     m=$(variant digits-commands-streaming $1 35 1.0 $2 $3)
-    for set in $DEV; do score $m $set "{\"floor\": \"$1\"}" >> $OUT & [ $(jobs -r | wc -l) -lt ${JOBS:-2} ] || wait -n; done
+    for set in $DEV; do score $m $set "{\"floor\": \"$1\"}" >> $OUT & in_parallel; done
   done
   wait
   exit 0

@@ -5,13 +5,9 @@
 #   bash recipes/digits-commands/noise_floor.sh      (about 25 min on 2 cores)
 # Needs data/digits-commands (prepare.py here). Writes results/noise_floor_scores.jsonl.
 set -euo pipefail
-PY=${PYTHON:-.venv/bin/python}
-LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
-R=recipes/digits-commands
-D=data/digits-commands
+. recipes/digits-commands/front_end_variants.sh
 OUT=$R/results/noise_floor_scores.jsonl
-[ -f $D/test_seq_zero.jsonl ] || $PY $R/digital_silence.py --data $D
-. $R/front_end_variants.sh
+derived_sets
 for model in digits-commands digits-commands-streaming; do  # the same model with the floor on and off
   for floor in 0 1; do  # (and without the later level floor, level_floor.sh, as measured then)
     model_copy $model runs/noise-floor-$floor/$model "c['features'].update(noise_floor=$floor.0, level_floor_db=None)"

@@ -16,12 +16,7 @@
 # The build equals the shipped model (weights and config; tests/test_model_regression.py).
 # Needs data/digits-commands (prepare.py here) for the scores.
 set -euo pipefail
-PY=${PYTHON:-.venv/bin/python}
-LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
-R=recipes/digits-commands
-D=data/digits-commands
-DEV="dev dev_sc_seq dev_sc_strings dev_seq_zero dev_pad dev_quiet"
-. $R/front_end_variants.sh
+. recipes/digits-commands/front_end_variants.sh
 STREAMED="c['features'].update(normalize='none', level_floor_warmup_s=float(sys.argv[2]))
 c['model'].update(chunk=100, right_context=100, input_norm='window')"
 OUT=runs/digits-commands-streaming
@@ -30,7 +25,7 @@ $STREAMED
 c['derived'] = {'from': 'digits-commands', 'weights': 'unchanged', 'recipe': 'recipes/digits-commands/streaming.sh'}" 4
 rm -f $OUT/README.md
 [ "${1:-}" != build ] || { echo $OUT; exit 0; }
-in_parallel() { [ $(jobs -r | wc -l) -lt ${JOBS:-2} ] || wait -n; }
+derived_sets
 if [ "${1:-}" = sweep ]; then
   # 2026-12-02: candidates on the six dev sets (the sets the level floor was chosen on), each beside
   # the default model: the earlier variant (fine-tuned and interpolated weights, level floor 35 dB, as
@@ -54,13 +49,12 @@ fi
 OUTS=$R/results/streaming_scores.jsonl
 : > $OUTS
 for set in $DEV $(cd $D && ls test*.jsonl | sed 's/.jsonl$//'); do
-  for model in digits-commands digits-commands-streaming; do score $model $set '{}' >> $OUTS & in_parallel; done
+  for model in digits-commands digits-commands-streaming; do
+    score $model $set '{}' runs/$set-$model.jsonl >> $OUTS & in_parallel
+  done
 done
 wait
 # the differences with 95 % intervals over speakers, on the strings
 for set in test_sc_seq test_sc_strings; do
-  for model in digits-commands digits-commands-streaming; do
-    $LSTM_ASR evaluate --model $model --manifest $D/$set.jsonl --save-hyps runs/$set-$model.jsonl --json --no-progress > /dev/null
-  done
   $LSTM_ASR compare runs/$set-digits-commands.jsonl runs/$set-digits-commands-streaming.jsonl
 done
