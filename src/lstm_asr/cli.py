@@ -69,6 +69,9 @@ def _decoding_args(p, nbest: bool = True):
     g.add_argument("--beta", type=V.arg_float(), default=None, help="word insertion bonus with an LM (default 1.0)")
     g.add_argument("--words", type=V.arg_words, default=None, metavar='"W1 W2 ..."', help="only output these words")
     g.add_argument("--words-file", type=V.arg_nonempty, default=None, metavar="FILE", help="only output the words in FILE (whitespace separated)")
+    g.add_argument("--lexicon", type=V.arg_nonempty, default=None, metavar="FILE",
+                   help="phone models: your pronunciations, lines 'WORD PH PH ...' in ARPAbet (e.g. 'kubectl K Y UW B K AH T AH L'); "
+                   "other words come from the CMU dictionary or espeak-ng's guess")
     g.add_argument("--hotword", type=V.arg_hotword, action="append", default=None, metavar="WORD[:BONUS]",
                    help="boost a word that must not be missed (bonus in log units, default 3; repeatable)")
     if nbest:
@@ -98,6 +101,10 @@ def _apply_decoding(rec, args) -> None:
     if args.hotword:
         opts.hotwords = {word: DecodeOptions.HOTWORD_BONUS if bonus is None else bonus
                          for word, bonus in args.hotword}
+    if getattr(args, "lexicon", None):
+        if not Path(args.lexicon).is_file():
+            raise ConfigError(f"{args.lexicon}: no such lexicon file")
+        opts.lexicon = args.lexicon
     if args.lm:
         if not Path(args.lm).is_file():
             raise ConfigError(f"{args.lm}: no such LM file")
@@ -314,6 +321,86 @@ def cmd_lm_build(args) -> int:
     save_arpa(build_arpa(sentences, order=args.order), args.output, inputs=[args.corpus])
     print(f"{args.output}: order {args.order}, {len(sentences)} sentences", file=sys.stderr)
     return 0
+
+
+def _arg_synth(check):
+    """``type=`` for a synth option checked by ``check`` (ConfigError -> usage error, exit 2)."""
+    def convert(s: str):
+        from .errors import ConfigError
+        try:
+            return check(s)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e).removeprefix("--strings: ")) from None
+    return convert
+
+
+def _engine_names(s: str) -> str:
+    """--engines: every name known (the engines' presence is checked when the command runs)."""
+    from .synth import get_engine
+    for name in filter(None, (n.strip() for n in s.split(","))):
+        if name != "all":
+            get_engine(name)
+    return s
+
+
+def _strings(s: str) -> list[tuple[str, int]]:
+    from .synth import parse_strings
+    return parse_strings(s)
+
+
+def cmd_synth(args) -> int:
+    from . import synth
+    engines = synth.parse_engines(args.engines)
+    if args.list_voices:
+        for v in synth.list_voices(engines):
+            print(json.dumps(v) if args.json else f"{v['engine']}\t{v['voice']}\t{v['licence']}")
+        return 0
+    from .errors import ConfigError
+    texts = (args.words or "").split() + (synth.read_lines(args.text_file) if args.text_file else [])
+    strings = args.strings or []
+    if not texts and not strings:
+        raise ConfigError("synth: give the text: --words, --text-file and/or --strings (or --list-voices)")
+    if not args.out:
+        raise ConfigError("synth: --out DIR is required")
+    voices = synth.pick_voices(engines, args.voices, args.seed, synth.voice_list(args.exclude_voices or ""))
+    if not voices:
+        raise ConfigError(f"synth: no voices left of {', '.join(e.name for e in engines)}")
+    jobs = synth.plan_jobs(voices, texts, strings, per_voice=args.per_voice, seed=args.seed,
+                           rate_range=args.rate, pitch_range=args.pitch, max_silence_s=args.max_silence)
+    failed = []
+    manifest = synth.synthesize(jobs, args.out, workers=args.workers, progress=not args.no_progress,
+                                log=lambda m: (failed.append(m), print(m, file=sys.stderr, flush=True)))
+    print(f"{manifest}: {len(jobs) - len(failed)} clips, {len(voices)} voices of "
+          f"{', '.join(sorted({e for e, _ in voices}))}" + (f", {len(failed)} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _arg_range(lo: float, hi: float):
+    """``type=`` for MIN,MAX (or one value) within lo..hi."""
+    def convert(s: str) -> tuple[float, float]:
+        try:
+            a, b = (list(map(float, s.split(","))) * 2)[:2] if s.count(",") <= 1 else (None, None)
+        except ValueError:
+            a = b = None
+        if a is None or not (lo <= a <= b <= hi):
+            raise argparse.ArgumentTypeError(f"must be MIN,MAX (or one value) with {lo} <= MIN <= MAX <= {hi}, not {s!r}")
+        return a, b
+    return convert
+
+
+SYNTH_EPILOG = """examples:
+  lstm-asr synth --list-voices                      every voice of every installed engine, with its licence
+  lstm-asr synth --words "yes no" --engines espeak,flite --voices 6 --per-voice 2 --out data/synth-yesno
+  lstm-asr synth --strings digits:200,commands:100 --voices 40 --workers 2 --out data/synth-strings
+  lstm-asr synth --text-file sentences.txt --engines all --exclude-voices held-out.txt --out data/synth-text
+
+Each text is spoken by each chosen voice --per-voice times, each time at a rate and pitch drawn from
+--rate and --pitch, with 0..--max-silence seconds of silence before and after (exactly 0 at each end
+in 20 % of clips). --strings KIND:N draws N fresh strings per voice and repetition, each said in one
+breath (digits: 3-10 digit words; commands: 2-6 of yes no up down left right on off stop go and digits).
+Output: OUT/audio/<engine>/<hash>.flac (16 kHz mono) and OUT/manifest.jsonl with text, speaker,
+engine, voice, rate, pitch, silences and duration. Rerunning the same command skips the clips done.
+Install the engines with `make voices`."""
 
 
 def _stream_source(args):
@@ -567,6 +654,34 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", required=True, help="ARPA file to write")
     b.add_argument("--order", type=V.arg_int(1, 10), default=3, help="n-gram order (default 3)")
     b.set_defaults(func=cmd_lm_build)
+
+    sy = sub.add_parser("synth", parents=[common], help="synthetic speech: text -> many TTS engines and voices -> manifest",
+                        description="Render text with many TTS engines and voices (espeak-ng, flite, pico, RHVoice, piper, "
+                        "festival, ...) into 16 kHz FLAC files and a training manifest.",
+                        epilog=SYNTH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sy.add_argument("--words", type=V.arg_words, metavar='"W1 W2 ..."', help="each word is one clip (per voice, per --per-voice)")
+    sy.add_argument("--text-file", metavar="FILE", help="one utterance per line")
+    sy.add_argument("--strings", type=_arg_synth(_strings), metavar="digits:N,commands:N",
+                    help="N fluent strings per voice, each said in one breath")
+    sy.add_argument("--engines", type=_arg_synth(_engine_names), default="all", metavar="a,b|all",
+                    help="engines to use (default all installed: espeak, flite, pico, rhvoice, festival, piper, kokoro)")
+    sy.add_argument("--voices", type=V.arg_int(1), default=None, metavar="N",
+                    help="N voices spread evenly over the engines (seeded; default: every voice)")
+    sy.add_argument("--per-voice", type=V.arg_int(1, 1000), default=1, metavar="K", help="clips per text per voice (default 1)")
+    sy.add_argument("--exclude-voices", metavar="FILE|LIST", help="voices held out: a file of engine/voice lines or a comma list")
+    sy.add_argument("--rate", type=_arg_range(0.3, 3.0), default=(0.8, 1.25), metavar="MIN,MAX", help="speaking rate (default 0.8,1.25)")
+    sy.add_argument("--pitch", type=_arg_range(0.5, 2.0), default=(0.85, 1.15), metavar="MIN,MAX",
+                    help="pitch multiplier where the engine has one (default 0.85,1.15)")
+    sy.add_argument("--max-silence", type=V.arg_float(0, 10), default=0.5, metavar="SECONDS",
+                    help="silence added before and after: 0..SECONDS (default 0.5)")
+    sy.add_argument("--seed", type=V.arg_int(0), default=0, help="seed of voices, texts, rates, pitches, silences (default 0)")
+    sy.add_argument("--workers", type=V.arg_int(1, 256), default=max(1, min(8, os.cpu_count() or 1)), metavar="N",
+                    help="processes rendering in parallel (default: CPU count, at most 8)")
+    sy.add_argument("--out", "-o", metavar="DIR", help="output folder (audio/ and manifest.jsonl)")
+    sy.add_argument("--list-voices", action="store_true", help="print engine, voice and licence of every voice and exit")
+    sy.add_argument("--json", action="store_true", help="with --list-voices: one JSON object per voice")
+    sy.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sy.set_defaults(func=cmd_synth)
 
     st = _with_model(sub.add_parser("stream", parents=[common], help="live recognition: partial and final results as audio comes",
                                     description="Recognise audio as it arrives: partial results while speech goes on, a final "

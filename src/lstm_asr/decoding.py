@@ -104,7 +104,7 @@ class _Beam:
         self.p_nb = NEG_INF       # log P(prefix, alignment ends in its last unit)
         self.lm = lm              # LM + bonuses of the completed words
         self.bonus = bonus        # partial hotword bonus of the word being spelled
-        self.word = word          # the word being spelled (units since the last space)
+        self.word = word          # the word being spelled: its unit ids since the last space, as a key
         self.ctx = ctx            # LM context: the last order-1 words
         self.frames = frames      # emission frames as a linked list (t, parent) of the best alignment
         self.f_logp = NEG_INF     # log-probability of the contribution that set ``frames``
@@ -121,8 +121,8 @@ def _unroll(frames) -> list[int]:
 
 
 class BeamSearchDecoder:
-    """CTC prefix beam search over (T, V) log-probabilities of a character vocabulary whose
-    ``" "`` unit separates words. Frames are fed with :meth:`accept`, chunk by chunk if wanted
+    """CTC prefix beam search over (T, V) log-probabilities of a vocabulary (characters or
+    phones, :class:`~lstm_asr.text.Vocabulary`) whose ``" "`` unit separates words. Frames are fed with :meth:`accept`, chunk by chunk if wanted
     (the result is the same as feeding them at once); :meth:`finalize` gives the n best.
 
     - ``lm``: an :class:`~lstm_asr.lm.NgramLM`. Each completed word (a space after letters, or
@@ -130,7 +130,9 @@ class BeamSearchDecoder:
       ``alpha * ln(10) * lm.score("</s>", ...)``. ``beta`` is only used with an LM.
     - ``words``: the allowed words; the output then contains only these (entries with spaces
       are split into words). A prefix may only spell a prefix of an allowed word, and a word may
-      only end where an allowed word ends.
+      only end where an allowed word ends. A word is spelled by :meth:`Vocabulary.spellings`
+      (for phones: every pronunciation in ``lexicon``, default the vocabulary's); two words
+      spelled alike (homophones) are output as the one listed first.
     - ``hotwords``: {word: bonus} added (natural-log units) when that word is completed; while
       the word is being spelled, ``bonus * len(prefix) / len(word)`` is added (and withdrawn if
       the prefix turns away from it) so that it survives pruning.
@@ -140,7 +142,7 @@ class BeamSearchDecoder:
 
     def __init__(self, vocab, beam_size: int = 16, lm=None, alpha: float = 0.5, beta: float = 1.0,
                  words: list[str] | None = None, hotwords: dict[str, float] | None = None,
-                 prune_logp: float = -12.0):
+                 prune_logp: float = -12.0, lexicon=None):
         if not getattr(vocab, "has_blank", True):
             raise ValueError("beam search needs a CTC vocabulary (with a blank)")
         if beam_size < 1:
@@ -157,27 +159,50 @@ class BeamSearchDecoder:
         self.beta = beta
         self.prune_logp = prune_logp
         self._lm_w = alpha * LN10
-        self._words: set[str] | None = None
+        self.lexicon = lexicon
+        self._words: dict[str, str] | None = None  # spelling key -> word
         self._prefixes: set[str] = set()
         if words is not None:
-            self._words = {w for entry in words for w in entry.split()}
-            if not self._words:
+            listed = list(dict.fromkeys(w for entry in words for w in entry.split()))
+            if not listed:
                 raise ConfigError("the word list is empty")
-            self._prefixes = {w[:i] for w in self._words for i in range(1, len(w) + 1)}
+            if vocab.kind == "phones":
+                vocab.lexicon.guess(listed)
+            self._words = {}
+            for w in listed:
+                for key in self._keys(w):
+                    self._words.setdefault(key, w)
+            self._prefixes = {k[:i] for k in self._words for i in range(1, len(k) + 1)}
         self._hot: dict[str, float] = {}
         self._hot_partial: dict[str, float] = {}
         for w, bonus in (hotwords or {}).items():
             if not w or len(w.split()) != 1 or w != w.strip():
                 raise ConfigError(f"hotword {w!r} must be a single word")
             self._hot[w] = float(bonus)
-            for i in range(1, len(w) + 1):
-                part = float(bonus) * i / len(w)
-                self._hot_partial[w[:i]] = max(part, self._hot_partial.get(w[:i], NEG_INF))
+            for key in self._keys(w):
+                for i in range(1, len(key) + 1):
+                    part = float(bonus) * i / len(key)
+                    self._hot_partial[key[:i]] = max(part, self._hot_partial.get(key[:i], NEG_INF))
         # an upper bound on what one more unit can add to a prefix's non-acoustic score
         self._gain = max([0.0, *self._hot.values()]) + (max(beta, 0.0) if lm is not None else 0.0)
         if lm is not None and alpha < 0:
             self._gain = math.inf
         self.reset()
+
+    def _keys(self, word: str) -> list[str]:
+        """The prefix keys (one character per unit id) of every spelling of ``word``."""
+        return ["".join(map(chr, ids)) for ids in self.vocab.spellings(word, self.lexicon) if ids]
+
+    def _word(self, key: str) -> str:
+        """The word a spelling key stands for: the listed word, else its units decoded."""
+        if self._words is not None and key in self._words:
+            return self._words[key]
+        return self.vocab.decode([ord(ch) for ch in key])
+
+    def _text(self, key: str) -> str:
+        """A whole prefix key -> its text (words separated by single spaces)."""
+        return " ".join(self._word(k) for k in key.split(chr(self.space)) if k) if self.space >= 0 \
+            else self._word(key)
 
     def reset(self) -> None:
         """Forget all frames: start a new utterance."""
@@ -313,9 +338,9 @@ class BeamSearchDecoder:
                 return _Beam(key, c, b.lm, 0.0, "", b.ctx)
             if self._words is not None and w not in self._words:
                 return None
-            add, ctx = self._complete(w, b.ctx)
+            add, ctx = self._complete(self._word(w), b.ctx)
             return _Beam(key, c, b.lm + add, 0.0, "", ctx)
-        w = b.word + self.units[c]
+        w = b.word + chr(c)
         if self._words is not None and w not in self._prefixes:
             return None
         bonus = self._hot_partial.get(w, 0.0) if self._hot_partial else 0.0
@@ -333,7 +358,7 @@ class BeamSearchDecoder:
     # ---- results ---------------------------------------------------------------------------
     def partial(self) -> str:
         """The best text so far (no end-of-sentence scoring)."""
-        return self.vocab.decode([ord(ch) for ch in self._beams[0].key]).strip()
+        return self._text(self._beams[0].key)
 
     def finalize(self, nbest: int = 1) -> list[Hypothesis]:
         """The ``nbest`` best hypotheses (distinct texts, best first), with the last word's LM
@@ -354,11 +379,11 @@ class BeamSearchDecoder:
                         n -= 1
                     ids, frames, pool = ids[:n], frames[:n], cut
                 else:
-                    add, ctx = self._complete(b.word, ctx)
+                    add, ctx = self._complete(self._word(b.word), ctx)
                     lm += add
             if self.lm is not None:
                 lm += self._lm_w * self.lm.score("</s>", ctx)
-            text = " ".join(self.vocab.decode(ids).split())  # "a b " and "a b" are one text
+            text = self._text("".join(map(chr, ids)))  # "a b " and "a b" are one text
             h = Hypothesis(text, acoustic + lm, acoustic, lm, ids, frames)
             if text in pool:  # the same text by another prefix: their probabilities add up
                 old = pool[text]
@@ -377,7 +402,7 @@ def beam_search(log_probs, vocab, nbest: int = 1, **kw) -> list[Hypothesis]:
     return dec.finalize(nbest)
 
 
-def word_spans(ids, frames, vocab, frame_seconds: float, log_probs=None) -> list[dict]:
+def word_spans(ids, frames, vocab, frame_seconds: float, log_probs=None, words=None) -> list[dict]:
     """Group emitted units into words at spaces: ``[{"word", "start", "end", "confidence"}]``.
 
     ``ids``/``frames``: emitted unit ids and the output frame of each (a :class:`Hypothesis`'s
@@ -386,7 +411,8 @@ def word_spans(ids, frames, vocab, frame_seconds: float, log_probs=None) -> list
     confidence is the mean over its units of the probability of *that unit* at the frame where it
     was emitted (``log_probs``: the (T, V) log-probabilities), so a unit forced by a word list or
     an LM gets the low confidence the network gave it; without ``log_probs`` it is 1.0. Values
-    rounded to 3 decimals.
+    rounded to 3 decimals. ``words``: the words of the text, one per group of units, in order
+    (a phone model's words come from its word list, not from its units); default the units joined.
     """
     ids, frames = list(ids), list(frames)
     if len(ids) != len(frames):
@@ -404,7 +430,8 @@ def word_spans(ids, frames, vocab, frame_seconds: float, log_probs=None) -> list
         if not cur:
             return
         conf = 1.0 if lp is None else float(np.mean([math.exp(lp[frames[j], ids[j]]) for j in cur]))
-        spans.append({"word": "".join(units[ids[j]] for j in cur),
+        name = words[len(spans)] if words is not None and len(spans) < len(words) else vocab.decode([ids[j] for j in cur])
+        spans.append({"word": name,
                       "start": round(frames[cur[0]] * frame_seconds, 3),
                       "end": round((frames[cur[-1]] + 1) * frame_seconds, 3),
                       "confidence": round(conf, 3)})

@@ -1,4 +1,10 @@
-"""Text: normalisation of transcripts and the vocabulary of output units (characters, any script).
+"""Text: normalisation of transcripts and the vocabulary of output units.
+
+Units are either the characters of the transcripts (any script; ``kind: chars``) or English
+phones (``kind: phones``: the 39 ARPAbet phones of :mod:`lstm_asr.lexicon`, words separated by
+the space unit). A character model learns each word's spelling from recordings of it; a phone
+model learns sounds that all words share, and reads any word whose pronunciation the lexicon
+knows or guesses, recordings or not (docs/speakers.md compares the two).
 
 Normalisation (Unicode NFKC, then): letters are lower-cased; punctuation and symbols become
 spaces, except an apostrophe inside a word (``don't``); whitespace is collapsed. Characters of
@@ -45,11 +51,23 @@ def normalize_text(text: str) -> str:
     return result
 
 
-class Vocabulary:
-    """Output units. CTC: index 0 is the blank, then one entry per character. A classifier's
-    vocabulary (``has_blank=False``) lists its class labels."""
+KINDS = ("chars", "phones")
 
-    def __init__(self, units: list[str], has_blank: bool = True):
+
+class Vocabulary:
+    """Output units. CTC: index 0 is the blank, then one entry per character (or phone, with
+    ``kind="phones"``). A classifier's vocabulary (``has_blank=False``) lists its class labels.
+
+    Text meets units in three places: :meth:`encode` (a transcript -> training targets; a phone
+    vocabulary takes each word's first pronunciation), :meth:`spellings` (a word -> every unit
+    sequence that says it, for word lists) and :meth:`decode` (unit ids -> text; a phone
+    vocabulary writes each word's phones joined by ``-``, e.g. ``W-AH-N``)."""
+
+    def __init__(self, units: list[str], has_blank: bool = True, kind: str = "chars"):
+        if kind not in KINDS:
+            raise ConfigError(f"vocabulary kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        self.kind = kind
+        self._lexicon = None
         units = list(units)
         if has_blank and (not units or units[0] != BLANK):
             units = [BLANK] + [u for u in units if u != BLANK]
@@ -61,26 +79,81 @@ class Vocabulary:
         self.index = {u: i for i, u in enumerate(self.units)}
 
     @classmethod
-    def from_texts(cls, texts) -> "Vocabulary":
-        """Every character of the (already normalised) ``texts``, in code-point order."""
+    def from_texts(cls, texts, kind: str = "chars") -> "Vocabulary":
+        """Chars: every character of the (already normalised) ``texts``, in code-point order.
+        Phones: the space and all 39 phones, whatever the texts (a word list may need any)."""
+        if kind == "phones":
+            from .lexicon import PHONES
+            return cls([BLANK, SPACE, *PHONES], kind="phones")
         chars = sorted({ch for t in texts for ch in t})
         return cls([BLANK] + chars)
 
     def __len__(self) -> int:
         return len(self.units)
 
+    @property
+    def lexicon(self):
+        """The pronunciations a phone vocabulary reads words with (:func:`lexicon.default_lexicon`)."""
+        if self._lexicon is None:
+            from .lexicon import default_lexicon
+            self._lexicon = default_lexicon()
+        return self._lexicon
+
+    def spellings(self, word: str, lexicon=None) -> list[list[int]]:
+        """Every unit sequence that says ``word`` (one word, normalised): its characters, or each
+        of its pronunciations (``lexicon``, default :attr:`lexicon`); [] when there is none."""
+        if self.kind == "chars":
+            return [] if self.unknown(word) else [self.encode(word)]
+        lex = lexicon or self.lexicon
+        return [[self.index[p] for p in pron] for pron in lex.pronunciations(word)
+                if all(p in self.index for p in pron)]
+
     def encode(self, text: str) -> list[int]:
-        """Normalised text -> unit ids. Raises KeyError on a character outside the vocabulary."""
-        return [self.index[ch] for ch in text]
+        """Normalised text -> unit ids. Raises KeyError on a character (or a word without a
+        pronunciation) outside the vocabulary."""
+        if self.kind == "chars":
+            return [self.index[ch] for ch in text]
+        ids: list[int] = []
+        for word in text.split():
+            spelled = self.spellings(word)
+            if not spelled:
+                raise KeyError(word)
+            if ids:
+                ids.append(self.index[SPACE])
+            ids.extend(spelled[0])
+        return ids
 
     def unknown(self, text: str) -> set[str]:
-        return {ch for ch in text if ch not in self.index}
+        """What ``text`` holds that these units cannot say: characters, or words without a pronunciation."""
+        if self.kind == "chars":
+            return {ch for ch in text if ch not in self.index}
+        self.lexicon.guess(text.split())
+        return {w for w in text.split() if not self.spellings(w)}
 
     def decode(self, ids) -> str:
-        return "".join(self.units[i] for i in ids if i != self.blank)
+        if self.kind == "chars":
+            return "".join(self.units[i] for i in ids if i != self.blank)
+        words, cur = [], []
+        for i in ids:
+            if i == self.blank:
+                continue
+            if self.units[i] == SPACE:
+                words.append("-".join(cur))
+                cur = []
+            else:
+                cur.append(self.units[i])
+        words.append("-".join(cur))
+        return " ".join(w for w in words if w)
+
+    def reference(self, text: str) -> str:
+        """A transcript as this vocabulary's :meth:`decode` would write it (phones: ``W-AH-N``)."""
+        return text if self.kind == "chars" else self.decode(self.encode(text))
 
     def to_json(self) -> dict:
-        return {"blank": BLANK if self.has_blank else None, "units": self.units}
+        d = {"blank": BLANK if self.has_blank else None, "units": self.units}
+        if self.kind != "chars":
+            d["kind"] = self.kind
+        return d
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -95,6 +168,6 @@ class Vocabulary:
         if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
             raise ConfigError(f"{path}: 'units' must be a list of strings")
         try:
-            return cls(units, has_blank=data.get("blank") is not None)
+            return cls(units, has_blank=data.get("blank") is not None, kind=data.get("kind", "chars"))
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None

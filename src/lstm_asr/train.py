@@ -50,7 +50,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     on_bad_line: str = "stop"     # stop | skip
-    max_minutes: float = 0.0      # stop after this much wall time (0: no limit)
+    max_minutes: float = 0.0      # a time budget (0: none): after 20 steps the schedule is fitted to the
+                                  # epochs that fit in it (at most `epochs`), and training stops there
     sortagrad: bool = True        # first epoch short-to-long (DeepSpeech 2): CTC leaves its blank plateau sooner
     device: str = "auto"          # auto | cpu | cuda | cuda:N: model and front end run there
     amp: bool = True              # bf16 autocast on CUDA (ignored on the CPU)
@@ -58,6 +59,8 @@ class TrainConfig:
                                   # front end and vocabulary (fine-tuning, adaptation)
     extend_vocab: bool = False    # with init: add the training texts' new characters as output units
     stats_utterances: int = 2000  # utterances for the global feature statistics (normalize: global)
+    units: str = "chars"          # chars | phones (ARPAbet through lexicon.py): the output units of a new model
+    workers: int = 0              # processes that read and augment batches (0: in the training process)
     teacher: str = ""             # distil from this CTC model (directory or bundled name) with the same
                                   # vocabulary and frame rate: its per-frame output distribution on the same
                                   # audio (through its own front end, without SpecAugment) is a second target
@@ -186,6 +189,17 @@ class _Run:
     bad_epochs: int = 0
     history: list = field(default_factory=list)
     t_start: float = 0.0
+    last_epoch: int = 0
+
+    def fit_budget(self, log) -> None:
+        """With ``train.max_minutes``: from the time of the steps so far, the epochs that fit in
+        the budget (85 % of it, the rest for evaluation); the schedule is stretched over them."""
+        tc = self.cfg.train
+        per_epoch = self.total_steps / tc.epochs * (time.time() - self.t_start) / max(1, self.step)
+        self.last_epoch = max(1, min(tc.epochs, int(0.85 * 60 * tc.max_minutes / per_epoch)))
+        self.total_steps = round(self.total_steps / tc.epochs * self.last_epoch)
+        self.warm = max(1, int(tc.warmup * self.total_steps))
+        log(f"time budget {tc.max_minutes} min: {self.last_epoch} epochs of about {per_epoch:.0f} s")
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up, then cosine decay to 1 % of the peak."""
@@ -202,6 +216,7 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
     run, start_epoch = _setup(cfg, resume, progress, log, force)
     bar = tqdm(total=run.total_steps, initial=min(run.step, run.total_steps), desc=cfg.name,
                disable=not progress, unit="batch", dynamic_ncols=True)
+    run.last_epoch = cfg.train.epochs
     for epoch in range(start_epoch, cfg.train.epochs + 1):
         loss = _train_epoch(run, epoch, bar)
         row = _evaluate(run, epoch, loss)
@@ -216,6 +231,8 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
         (bar.write if progress else log)(msg)
         if run.bad_epochs >= cfg.train.patience:
             log(f"early stop: no dev improvement for {cfg.train.patience} epochs")
+            break
+        if epoch >= run.last_epoch:
             break
         if cfg.train.max_minutes and time.time() - run.t_start > 60 * cfg.train.max_minutes:
             log(f"stopping: time limit of {cfg.train.max_minutes} minutes reached")
@@ -303,7 +320,9 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
     elif classifier:
         vocab = Vocabulary(sorted({u.text for u in train_utts}), has_blank=False)
     else:
-        vocab = Vocabulary.from_texts(u.text for u in train_utts)
+        vocab = Vocabulary.from_texts((u.text for u in train_utts), kind=tc.units)
+        if vocab.kind == "phones":
+            vocab.lexicon.guess({w for u in train_utts + dev_all for w in u.text.split()})
     if tc.init and tc.extend_vocab and not classifier and not resume:
         new = sorted({ch for u in train_utts for ch in vocab.unknown(u.text)})
         if new:
@@ -451,8 +470,8 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
     model.train()
     losses = []
     shuffle = not (tc.sortagrad and epoch == 1)
-    for batch in bucket_batches(run.durations, tc.batch_seconds, shuffle, seed=seed, max_batch=tc.max_batch):
-        waves, lengths, targets = collate([run.train_set[i] for i in batch])
+    batches = bucket_batches(run.durations, tc.batch_seconds, shuffle, seed=seed, max_batch=tc.max_batch)
+    for batch, (waves, lengths, targets) in zip(batches, _batch_loader(run.train_set, batches, tc.workers, seed)):
         warps = draw_warps(len(batch), cfg.augment, rng)
         feats, flen = run.rec.fbank(waves.to(device), lengths.to(device), warps)
         if run.teacher is not None:
@@ -489,9 +508,24 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
             continue
         run.opt.step()
         losses.append(loss.item())
+        if tc.max_minutes and run.step == 20 and epoch == 1:
+            run.fit_budget(bar.write)
         bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-20:]):.3f}",
                         dev=f"{run.history[-1][run.metric]:.3f}" if run.history and run.dev_utts else "-")
     return float(np.mean(losses)) if losses else float("nan")
+
+
+def _batch_loader(data: AudioDataset, batches: list[list[int]], workers: int, seed: int):
+    """Each batch's (waves, lengths, targets), read and augmented in this process or, with
+    ``workers``, in that many processes (each with its own seeded generator, in batch order)."""
+    if not workers:
+        return (collate([data[i] for i in b]) for b in batches)
+
+    def init(worker: int) -> None:
+        torch.set_num_threads(1)
+        torch.utils.data.get_worker_info().dataset.rng = np.random.default_rng([seed, worker])
+    return iter(torch.utils.data.DataLoader(data, batch_sampler=batches, collate_fn=collate, num_workers=workers,
+                                            worker_init_fn=init, prefetch_factor=4))
 
 
 def _evaluate(run: _Run, epoch: int, loss: float) -> dict:
@@ -504,7 +538,7 @@ def _evaluate(run: _Run, epoch: int, loss: float) -> dict:
         row[run.metric] = 0.0
         return row
     hyps = run.rec.transcribe_waves(run.dev_waves)
-    refs = [u.text for u in run.dev_utts]
+    refs = [run.vocab.reference(u.text) for u in run.dev_utts]
     if run.metric == "error":
         row["error"] = round(1 - sentence_accuracy(refs, hyps), 5)
     else:

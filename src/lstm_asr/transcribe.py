@@ -48,6 +48,7 @@ class DecodeOptions:
     words: list[str] | None = None      # restrict the output to these words
     hotwords: dict[str, float] | None = None   # word -> bonus (natural-log units)
     nbest: int = 1
+    lexicon: str | None = None          # phone models: a file of pronunciations (lexicon.read_lexicon_file)
 
     @classmethod
     def from_dict(cls, d: dict, name: str = "decoding") -> "DecodeOptions":
@@ -59,7 +60,7 @@ class DecodeOptions:
     @property
     def searches(self) -> bool:
         """Whether something beyond the acoustics shapes the output (a search is needed)."""
-        return bool(self.lm or self.words or self.hotwords or self.nbest > 1)
+        return bool(self.lm or self.words or self.hotwords or self.nbest > 1 or self.lexicon)
 
     @property
     def beam(self) -> int:
@@ -114,6 +115,7 @@ class Recognizer:
         self.frame_seconds = self.feature_config.hop_length / self.feature_config.sample_rate * self.model_config.subsample
         # the decoder the model was published with (e.g. its word list); set_decoding() changes it
         self._lms: dict = {}  # loaded n-gram LMs by path
+        self._lexicons: dict = {}  # user lexicons by path (phone models)
         self.default_options = DecodeOptions.from_dict(config.get("decoding") or {}, f"{name}: decoding")
         self.set_decoding(self.default_options)
 
@@ -158,9 +160,21 @@ class Recognizer:
         if opts.beam_size == 1 and opts.searches:
             raise ConfigError("beam size 1 is greedy decoding (one path): a word list, LM, hotwords or n-best "
                               "need a beam of 2 or more")
-        for w in list(opts.words or []) + list(opts.hotwords or {}):
-            missing = self.vocab.unknown(w)
-            if missing:
+        if opts.lexicon and opts.lexicon not in self._lexicons:
+            if self.vocab.kind != "phones":
+                raise ConfigError(f"{opts.lexicon}: a lexicon is for phone models; this model's units are characters")
+            from .lexicon import read_lexicon_file
+            self._lexicons[opts.lexicon] = self.vocab.lexicon.with_entries(read_lexicon_file(opts.lexicon))
+        lexicon = self._lexicons.get(opts.lexicon) if opts.lexicon else None
+        listed = [w for entry in list(opts.words or []) + list(opts.hotwords or {}) for w in entry.split()]
+        if self.vocab.kind == "phones":
+            (lexicon or self.vocab.lexicon).guess(listed)
+        for w in listed:
+            if not self.vocab.spellings(w, lexicon):
+                if self.vocab.kind == "phones":
+                    raise ConfigError(f"word {w!r} has no pronunciation (not in the CMU dictionary, and no guess: "
+                                      "install espeak-ng, or give it in a --lexicon file)")
+                missing = self.vocab.unknown(w)
                 raise ConfigError(f"word {w!r} uses characters the model cannot output: {''.join(sorted(missing))}")
         if opts.beam_size is not None and opts.beam_size < 1:
             raise ConfigError(f"beam size must be >= 1, not {opts.beam_size}")
@@ -232,7 +246,7 @@ class Recognizer:
         dec.accept(out)
         ids, frames, text, hyps = self._best(dec, opts.nbest)
         nbest = [{"text": h.text, "score": round(h.score, 3)} for h in hyps] if opts.nbest > 1 else []
-        spans = word_spans(ids, frames, self.vocab, self.frame_seconds, out)
+        spans = word_spans(ids, frames, self.vocab, self.frame_seconds, out, words=text.split())
         for w in spans:
             w["start"] = round(w["start"] + offset, 3)
             w["end"] = round(w["end"] + offset, 3)
@@ -253,7 +267,8 @@ class Recognizer:
             return GreedyDecoder(self.vocab.blank)
         beam = max(o.beam, 4 * o.nbest if o.nbest > 1 else 1)  # give n-best room for distinct texts
         return BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None, alpha=o.alpha,
-                                 beta=o.beta, words=o.words, hotwords=o.hotwords)
+                                 beta=o.beta, words=o.words, hotwords=o.hotwords,
+                                 lexicon=self._lexicons.get(o.lexicon) if o.lexicon else None)
 
     def _best(self, dec, nbest: int = 1) -> tuple[list[int], list[int], str, list]:
         """A decoder's best hypothesis: unit ids, their frames, text (spaces normalised), n-best."""

@@ -219,6 +219,8 @@ RANGES: dict[str, tuple] = {
     "train.threads": (_INT, 1, MAX_THREADS),
     "train.on_bad_line": ("choice", ("stop", "skip")),
     "train.max_minutes": (_REAL, 0, None),
+    "train.workers": (_INT, 0, 64),
+    "train.units": ("choice", ("chars", "phones")),
     "train.stats_utterances": (_INT, 1, None),
     "train.teacher_weight": (_REAL, 0, 100),
     "train.manifests": ("paths",),
@@ -358,3 +360,97 @@ def _describe(hint) -> str:
              list: "a list", dict: "a mapping", type(None): "null"}
     return " or ".join(names.get(typing.get_origin(h) or h, getattr(h, "__name__", str(h)))
                        for h in _alternatives(hint))
+
+
+# ---- the server: values from an HTTP request or a WebSocket (always strings) ------------------
+# Every query parameter, file name, path segment and Origin reaches the service as text a client
+# chose; these parse it once, by whitelist (ASCII digits, not str.isdigit(), which accepts "١٦"), and
+# raise Invalid like the checkers above. The server turns Invalid into a 4xx or a WebSocket error.
+import re as _re  # noqa: E402
+
+_ASCII_UINT = _re.compile(r"[0-9]{1,12}")
+_CONTROL = _re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_SUFFIX = _re.compile(r"\.[A-Za-z0-9]{1,8}")
+_STATIC_NAME = _re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+_ORIGIN = _re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?")
+MAX_QUERY_WORDS_CHARS = 4096
+
+
+def query_int(value: str, name: str, lo: int | None = None, hi: int | None = None) -> int:
+    """A query parameter holding a whole number written in ASCII digits (no sign, space, exponent)."""
+    if not isinstance(value, str) or not _ASCII_UINT.fullmatch(value):
+        raise Invalid(name, "an integer" + _range(lo, hi) + " written in ASCII digits", value)
+    return integer(int(value), name, lo, hi)
+
+
+def query_sample_rate(value: str | None, name: str = "sample_rate") -> int:
+    """The ``sample_rate`` query parameter of a stream: required, ASCII digits, 1 kHz..384 kHz."""
+    expected = f"a sample rate in Hz, a whole number in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} in ASCII digits"
+    if value is None:
+        raise Invalid(name, expected + " (it is required: the rate of the PCM you send)", value)
+    if not isinstance(value, str) or not _ASCII_UINT.fullmatch(value):
+        raise Invalid(name, expected, value)
+    return sample_rate(int(value), name)
+
+
+def query_words(value: str, name: str = "words") -> list[str] | None:
+    """The ``words`` query parameter: words separated by commas or spaces (None when it lists none);
+    printable text of at most :data:`MAX_QUERY_WORDS_CHARS` characters."""
+    if not isinstance(value, str) or len(value) > MAX_QUERY_WORDS_CHARS or _CONTROL.search(value):
+        raise Invalid(name, f"printable words separated by commas or spaces, at most "
+                      f"{MAX_QUERY_WORDS_CHARS} characters", value)
+    return value.replace(",", " ").split() or None
+
+
+def printable(value, limit: int = 80) -> str:
+    """Text a client sent, made safe to show in a message or a log line: control and
+    direction-override characters replaced by '?', cut to ``limit`` characters."""
+    text_ = _CONTROL.sub("?", value if isinstance(value, str) else repr(value))
+    return text_ if len(text_) <= limit else text_[:limit - 3] + "..."
+
+
+def upload_name(value: str | None, default: str = "upload") -> str:
+    """The file name a client gave an upload, made safe to show and log: its last path component,
+    control and direction-override characters replaced by '?', at most 100 characters."""
+    if not isinstance(value, str):
+        return default
+    name = printable(value.replace("\\", "/").rsplit("/", 1)[-1], 100).strip()
+    return name or default
+
+
+def upload_suffix(name: str) -> str:
+    """The extension of an upload's name, kept (as a temporary file's suffix: libsndfile may use it)
+    only when it is a dot and 1-8 ASCII letters or digits; "" otherwise."""
+    dot = name.rfind(".") if isinstance(name, str) else -1
+    suffix = name[dot:] if dot > 0 else ""
+    return suffix if _SUFFIX.fullmatch(suffix) else ""
+
+
+def static_name(value: str, name: str = "static file") -> str:
+    """A file name under the web page's static folder: ASCII letters, digits, '.', '_', '-'; not
+    starting with '.'; at most 64 characters (anything else cannot name one of its files)."""
+    if not isinstance(value, str) or not _STATIC_NAME.fullmatch(value):
+        raise Invalid(name, "a file name of the web page", value)
+    return value
+
+
+def origin(value: str, name: str = "origin") -> str:
+    """An origin for ``--allow-origin``: ``scheme://host[:port]`` (http or https, no path), lower
+    case, a default port dropped; or ``*`` (any origin)."""
+    text_ = value.strip().lower().rstrip("/") if isinstance(value, str) else value
+    if text_ == "*":
+        return "*"
+    m = _ORIGIN.fullmatch(text_) if isinstance(text_, str) else None
+    if not m or (m.group(3) and not 1 <= int(m.group(3)) <= 65535):
+        raise Invalid(name, "an origin scheme://host[:port] (http or https, no path) or *", value)
+    scheme, host, port = m.groups()
+    default = {"http": "80", "https": "443"}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def arg_origin(s: str) -> str:
+    """``type=`` for ``--allow-origin``."""
+    try:
+        return origin(s, "")
+    except Invalid as e:
+        raise argparse.ArgumentTypeError(e.reason) from None
