@@ -525,7 +525,10 @@ SERVE_LIMITS = (  # `serve` options -> lstm_asr.server.limits(...): flag, type, 
     ("--max-streams", V.arg_int(1, 10000), 64, "N", "WebSocket streams at once"),
     ("--partial-interval", V.arg_float(0, 60), 0.5, "SECONDS",
      "seconds of new audio between partial results of a stream (0: none)"),
-    ("--idle-seconds", V.arg_float(0, 86400, lo_open=True), 60.0, "S", "end a stream that sends nothing for this long"),
+    ("--idle-seconds", V.arg_float(0, 86400, lo_open=True), 60.0, "S", "end a stream that sends no audio for this long"),
+    ("--max-wall-seconds", V.arg_float(0, 86400 * 7, lo_open=True), 1800.0, "S", "end a stream open this long, whatever it sends"),
+    ("--max-bad-frames", V.arg_int(1, 1_000_000), 16, "N", "end a stream after more malformed frames than this"),
+    ("--max-uploads", V.arg_int(1, 10000), 16, "N", "uploads received or transcribed at once (more: 503)"),
 )
 
 
@@ -536,6 +539,7 @@ def cmd_serve(args) -> int:
         torch.set_num_threads(1)  # one per request: the workers run requests side by side
     given = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, *_ in SERVE_LIMITS}
     given["max_upload_bytes"] = int(given.pop("max_upload_mb") * 1024 * 1024)
+    given["allow_origins"] = tuple(args.allow_origin or ())
     limits = server.limits(**given)
     print(f"lstm-asr: loading the model, then serving on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     server.serve(args.host, args.port, args.model, limits, log_level=args.log_level)
@@ -710,6 +714,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=V.arg_int(0, 65535), default=8000, help="port (default 8000)")
     for flag, kind, default, metavar, text in SERVE_LIMITS:
         sv.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{text} (default {default})")
+    sv.add_argument("--allow-origin", type=V.arg_origin, action="append", default=None, metavar="ORIGIN",
+                    help="also serve web pages of this origin (scheme://host[:port]; * for any; repeatable); "
+                    "by default only the server's own pages (and clients that are not browsers)")
     sv.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sv.set_defaults(func=cmd_serve)
     return p

@@ -35,8 +35,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, model: str | None = None, l
     app = create_app(model=model, limits=limits)
     from uvicorn.config import WS_PROTOCOLS
     ws = "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "websockets"
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws=ws,
+    from .protocol import GuardedH11, ShortAccessPaths
+    # a connection must send its request head within min(15 s, idle_seconds)
+    head_seconds = min(GuardedH11.header_seconds, app.state.limits.idle_seconds)
+    http = type("GuardedH11", (GuardedH11,), {"header_seconds": head_seconds})
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, ws=ws, http=http,
                             ws_max_size=4 * 1024 * 1024, timeout_graceful_shutdown=3)
+    import logging
+    logging.getLogger("uvicorn.access").addFilter(ShortAccessPaths())
     server = uvicorn.Server(config)
     if on_ready is not None:
         on_ready(app)

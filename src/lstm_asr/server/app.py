@@ -6,14 +6,21 @@
                        -> 200 {"text", "duration", "words": [{"word", "start", "end", "confidence"}],
                        "segments": [{"text", "start", "end"}]}
     WS   /v1/stream?sample_rate=R&words=..&beam=..   binary frames: little-endian int16 mono PCM at
-                       R Hz (any even byte count); text frame {"event": "end"} when done. The server
-                       sends {"type": "partial", "text"} and {"type": "final", "text", "start", "end",
-                       "words"}; after the end event its last finals, then {"type": "end"}, and closes.
-                       Bad input gets {"type": "error", "error": ...} and the stream goes on (a
-                       malformed frame is dropped), or ends when it cannot go on (a limit).
+                       R Hz (any even byte count; ``sample_rate`` is required); text frame
+                       {"event": "end"} when done. The server sends {"type": "partial", "text"} and
+                       {"type": "final", "text", "start", "end", "words"}; after the end event its last
+                       finals, then {"type": "end"}, and closes. Bad input gets
+                       {"type": "error", "error": ...} and the stream goes on (a malformed frame is
+                       dropped), or ends when it cannot go on (a limit; see CLOSE_CODES).
 
 Every error is JSON ``{"error": "..."}`` with a 4xx status (5xx only for a bug of ours). The model
 runs in a thread pool, never on the event loop, so one slow request does not stall the others.
+Every value a client sends is parsed by :mod:`lstm_asr.validate` (its server section) first.
+
+Origins: a request or WebSocket from a web page (it carries an ``Origin`` header) is served when the
+page is on this server (same host and port as the ``Host`` header) or its origin is in
+``ServerLimits.allow_origins`` (``--allow-origin``; ``*``: any); otherwise 403. Clients that are not
+browsers send no ``Origin`` and are served. Allowed cross-origin requests get CORS headers.
 """
 from __future__ import annotations
 
@@ -33,46 +40,72 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import validate as V
 from ..errors import AsrError, AudioError, ConfigError
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("lstm_asr.server")
 
+MAX_TEXT_FRAME = 4096          # characters of a WebSocket text (control) frame; longer ones are junk
+MULTIPART_SLACK = 64 * 1024    # bytes of multipart framing allowed on top of max_upload_bytes
+MAX_HEAD_BYTES = 16 * 1024     # request line (path and query) and headers
+
+# WebSocket close codes of /v1/stream (the reason in the close frame, and an error frame before it, say more)
+CLOSE_CODES = {
+    1000: "normal end: the client sent {\"event\": \"end\"}, the last finals and {\"type\": \"end\"} were sent",
+    1001: "idle: no audio for --idle-seconds (finals so far, then end, are sent first)",
+    1008: "policy: bad parameters (at the start), more malformed frames than --max-bad-frames, or open "
+          "longer than --max-wall-seconds (finals so far, then end, are sent first)",
+    1009: "too long: more audio than --max-seconds (finals so far, then end, are sent first)",
+    1011: "internal error (a bug of ours; logged)",
+    1013: "busy: --max-streams streams are open; try again later",
+}
+
 
 @dataclass
 class ServerLimits:
     """What one client may ask of the server (each an option of ``lstm-asr serve``)."""
-    max_upload_bytes: int = 50 * 1024 * 1024   # POST /v1/transcribe file size
+    max_upload_bytes: int = 50 * 1024 * 1024   # POST /v1/transcribe file size (counted as it arrives)
     max_seconds: float = 600.0                 # audio duration of an upload, and of one stream
     max_streams: int = 64                      # WebSocket streams open at once (more: refused)
     workers: int = 2                           # threads running the model (the cores to use)
     partial_interval: float = 0.5              # seconds of new audio between partial results
-    idle_seconds: float = 60.0                 # a stream that sends nothing for this long is ended
+    idle_seconds: float = 60.0                 # a stream (or upload body) that sends nothing for this long is ended
     max_beam: int = 64
+    max_wall_seconds: float = 1800.0           # a stream may stay open this long (wall clock), whatever it sends
+    max_bad_frames: int = 16                   # malformed frames a stream may send (more: it is ended)
+    max_uploads: int = 16                      # uploads being received or transcribed at once (more: 503)
+    allow_origins: tuple = ()                  # web origins besides the server's own ("*": any)
 
     def __post_init__(self):
-        for name in ("max_upload_bytes", "max_streams", "workers", "max_beam"):
+        for name in ("max_upload_bytes", "max_streams", "workers", "max_beam", "max_bad_frames", "max_uploads"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"server limit {name} must be >= 1, not {getattr(self, name)}")
-        if not self.idle_seconds > 0:
-            raise ConfigError(f"server limit idle_seconds must be > 0, not {self.idle_seconds}")
-        if not self.max_seconds > 0:
-            raise ConfigError(f"server limit max_seconds must be > 0, not {self.max_seconds}")
+        for name in ("idle_seconds", "max_seconds", "max_wall_seconds"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"server limit {name} must be > 0, not {getattr(self, name)}")
         if self.partial_interval < 0:
             raise ConfigError(f"partial_interval must be >= 0, not {self.partial_interval}")
+        if isinstance(self.allow_origins, str):
+            self.allow_origins = (self.allow_origins,)
+        try:
+            self.allow_origins = tuple(V.origin(o, "allow_origins") for o in self.allow_origins or ())
+        except V.Invalid as e:
+            raise ConfigError(str(e)) from None
 
 
 class ClientError(Exception):
     """A bad request: answered with ``status`` and ``{"error": message}``."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, headers=None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def decode_options(rec, params, max_beam: int = 64) -> object:
@@ -81,23 +114,142 @@ def decode_options(rec, params, max_beam: int = 64) -> object:
     from ..transcribe import DecodeOptions  # noqa: F401  (the type built)
     unknown = sorted(set(params) - {"words", "beam", "sample_rate"})
     if unknown:
-        raise ClientError(400, f"unknown query parameter(s): {', '.join(unknown)} (expected words, beam)")
+        shown = ", ".join(V.printable(u, 40) for u in unknown[:5])
+        raise ClientError(400, f"unknown query parameter(s): {shown} (expected words, beam)")
     opts = dataclasses.replace(rec.default_options)
-    words = params.get("words")
-    if words is not None:
-        opts.words = words.replace(",", " ").split() or None
-    beam = params.get("beam")
-    if beam is not None:
-        try:
-            opts.beam_size = int(beam)
-        except ValueError:
-            raise ClientError(400, f"beam must be an integer, not {beam!r}") from None
-        if not 1 <= opts.beam_size <= max_beam:
-            raise ClientError(400, f"beam must be between 1 and {max_beam}, not {opts.beam_size}")
+    try:
+        if params.get("words") is not None:
+            opts.words = V.query_words(params.get("words"))
+        if params.get("beam") is not None:
+            opts.beam_size = V.query_int(params.get("beam"), "beam", 1, max_beam)
+    except V.Invalid as e:
+        raise ClientError(400, str(e)) from None
     try:
         return rec.check_options(opts)
     except ConfigError as e:
         raise ClientError(400, str(e)) from None
+
+
+# ---- origins ---------------------------------------------------------------------------------
+def _header(scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers", ()):
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+def origin_allowed(origin: str | None, host: str | None, allow=()) -> bool:
+    """Whether a request with these ``Origin`` and ``Host`` headers is served: no Origin (not a
+    browser), the same host[:port] as Host (the page is ours, also behind a TLS proxy that passes
+    Host on), or an origin in ``allow`` (``"*"``: any)."""
+    if origin is None or "*" in allow:
+        return True
+    try:
+        o = V.origin(origin)
+    except V.Invalid:  # "null" (sandboxed frames, file:) and anything malformed
+        return False
+    if o in allow:
+        return True
+    if not host:
+        return False
+    scheme, netloc = o.split("://", 1)
+    h = host.strip().lower()
+    default = {"http": ":80", "https": ":443"}[scheme]
+    if h.endswith(default):
+        h = h[:-len(default)]
+    return netloc == h
+
+
+class OriginPolicy:
+    """ASGI middleware: refuses (403) HTTP requests and WebSocket handshakes from web pages of other
+    origins, answers CORS preflights and adds CORS headers for the allowed ones."""
+
+    def __init__(self, app, allow=()):
+        self.app = app
+        self.allow = tuple(allow)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        origin = _header(scope, b"origin")
+        if origin is None:
+            return await self.app(scope, receive, send)
+        shown = V.printable(origin)
+        if not origin_allowed(origin, _header(scope, b"host"), self.allow):
+            message = (f"origin {shown!r} is not allowed: pages of this server only, or those "
+                       "given with --allow-origin")
+            if scope["type"] == "websocket":
+                return await self._refuse_socket(scope, receive, send, message)
+            return await _error(403, message)(scope, receive, send)
+        if scope["type"] == "websocket":
+            return await self.app(scope, receive, send)
+        cors = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+        if scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method") is not None:
+            headers = cors + [(b"access-control-allow-methods", b"GET, HEAD, POST"),
+                              (b"access-control-allow-headers", b"content-type"),
+                              (b"access-control-max-age", b"600"), (b"content-length", b"0")]
+            await send({"type": "http.response.start", "status": 204, "headers": headers})
+            return await send({"type": "http.response.body", "body": b""})
+
+        async def send_with_cors(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": list(message.get("headers", [])) + cors}
+            await send(message)
+        await self.app(scope, receive, send_with_cors)
+
+    @staticmethod
+    async def _refuse_socket(scope, receive, send, message, status=403):
+        msg = await receive()  # websocket.connect
+        if msg["type"] != "websocket.connect":
+            return
+        if "websocket.http.response" in scope.get("extensions", {}):
+            body = json.dumps({"error": message}).encode()
+            await send({"type": "websocket.http.response.start", "status": status,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await send({"type": "websocket.close", "code": 1008})
+
+
+class HeadLimit:
+    """ASGI middleware: a request whose path, query and headers exceed ``MAX_HEAD_BYTES`` gets 431
+    (uvicorn's h11 refuses a longer head only when it arrives in pieces, so the bound is set here)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + \
+                sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
+            if size > MAX_HEAD_BYTES:
+                message = f"request line and headers of {size} bytes (at most {MAX_HEAD_BYTES})"
+                if scope["type"] == "websocket":
+                    return await OriginPolicy._refuse_socket(scope, receive, send, message, 431)
+                return await _error(431, message)(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+# ---- upload bodies ---------------------------------------------------------------------------
+def _bounded_receive(receive, limit: int, idle: float):
+    """``receive`` that counts body bytes as they arrive: ClientError 413 past ``limit`` bytes
+    (whatever Content-Length said, or with none: chunked), 408 when nothing comes for ``idle`` s."""
+    got = 0
+
+    async def bounded():
+        nonlocal got
+        try:
+            msg = await asyncio.wait_for(receive(), idle)
+        except asyncio.TimeoutError:
+            raise ClientError(408, f"no data for {idle:g} s while receiving the upload") from None
+        if msg["type"] == "http.request":
+            got += len(msg.get("body", b""))
+            if got > limit:
+                raise ClientError(413, f"upload too large: more than {limit} bytes "
+                                  f"(file limit {limit - MULTIPART_SLACK} bytes)", {"connection": "close"})
+        return msg
+    return bounded
 
 
 def create_app(recognizer=None, model: str | None = None, limits: ServerLimits | None = None) -> FastAPI:
@@ -113,6 +265,7 @@ def create_app(recognizer=None, model: str | None = None, limits: ServerLimits |
     rec = recognizer
     pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="asr")
     streams = {"open": 0}
+    uploads = {"open": 0}
     lock = threading.Lock()
     name = rec.config.get("name", "model")
 
@@ -122,9 +275,12 @@ def create_app(recognizer=None, model: str | None = None, limits: ServerLimits |
         pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="lstm-asr", version=__import__("lstm_asr").__version__, lifespan=lifespan,
+                  redirect_slashes=False,  # "/health/" is a 404, not a redirect built from the Host header
                   description="Speech recognition with LSTM/CTC models: uploads and live streams.")
     app.state.recognizer = rec
     app.state.limits = limits
+    app.add_middleware(OriginPolicy, allow=limits.allow_origins)
+    app.add_middleware(HeadLimit)  # added last: runs first
 
     busy = {"jobs": 0}  # model jobs submitted and not finished (queued or running)
 
@@ -136,35 +292,38 @@ def create_app(recognizer=None, model: str | None = None, limits: ServerLimits |
             busy["jobs"] -= 1
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request, exc):
-        return _error(exc.status_code, str(exc.detail))
+    async def http_error(request, exc):  # 404, 405 (its Allow header kept), ...
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(ClientError)
     async def client_error(request, exc):
-        return _error(exc.status, exc.message)
+        return _error(exc.status, exc.message, exc.headers)
 
     @app.exception_handler(Exception)
     async def internal_error(request, exc):  # a bug of ours: logged, and a JSON 500
         log.exception("internal error")
         return _error(500, f"internal error: {type(exc).__name__}")
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index():
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    @app.get("/static/{name}", include_in_schema=False)
+    @app.api_route("/static/{name}", methods=["GET", "HEAD"], include_in_schema=False)
     async def static(name: str):
-        path = STATIC / name
-        if "/" in name or name.startswith(".") or not path.is_file():
+        try:
+            path = STATIC / V.static_name(name)
+        except V.Invalid:
+            raise ClientError(404, f"no such file: {V.printable(name, 64)}") from None
+        if not path.is_file():
             raise ClientError(404, f"no such file: {name}")
         media = {".js": "text/javascript", ".css": "text/css", ".html": "text/html",
                  ".svg": "image/svg+xml"}.get(path.suffix, "application/octet-stream")
         return FileResponse(path, media_type=media)
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     async def health():
         return {"status": "ok", "model": name, "streams": streams["open"], "jobs": busy["jobs"],
-                "limits": dataclasses.asdict(limits)}
+                "uploads": uploads["open"], "limits": dataclasses.asdict(limits)}
 
     @app.post("/v1/transcribe")
     async def transcribe(request: Request):
@@ -172,19 +331,44 @@ def create_app(recognizer=None, model: str | None = None, limits: ServerLimits |
         ctype = request.headers.get("content-type", "")
         if not ctype.startswith("multipart/form-data"):
             raise ClientError(415, "expected multipart/form-data with the audio in a field named 'file' "
-                              f"(got content type {ctype or 'none'!r})")
+                              f"(got content type {V.printable(ctype) or 'none'!r})")
+        limit = limits.max_upload_bytes + MULTIPART_SLACK
         size = request.headers.get("content-length")
-        if size and size.isdigit() and int(size) > limits.max_upload_bytes + 64 * 1024:
-            raise ClientError(413, f"upload too large: {int(size)} bytes (limit {limits.max_upload_bytes})")
+        if size is not None:
+            try:
+                size = V.query_int(size, "Content-Length")
+            except V.Invalid as e:
+                raise ClientError(400, str(e)) from None
+            if size > limit:
+                raise ClientError(413, f"upload too large: {size} bytes (limit {limits.max_upload_bytes})",
+                                  {"connection": "close"})
+        with lock:
+            admitted = uploads["open"] < limits.max_uploads
+            if admitted:
+                uploads["open"] += 1
+        if not admitted:
+            raise ClientError(503, f"server busy: {limits.max_uploads} uploads in progress, try later",
+                              {"retry-after": "5", "connection": "close"})
         try:
-            form = await request.form(max_files=1, max_fields=8)
+            return await _receive_and_transcribe(request, opts, limit)
+        finally:
+            with lock:
+                uploads["open"] -= 1
+
+    async def _receive_and_transcribe(request: Request, opts, limit: int):
+        counted = Request(request.scope, _bounded_receive(request.receive, limit, limits.idle_seconds))
+        try:
+            form = await counted.form(max_files=1, max_fields=8)
+        except ClientError:
+            raise
         except Exception as e:  # noqa: BLE001 - a malformed multipart body
-            raise ClientError(400, f"malformed multipart body: {e}") from None
+            detail = getattr(e, "detail", None) or str(e) or type(e).__name__
+            raise ClientError(400, f"malformed multipart body: {V.printable(str(detail), 200)}") from None
         try:
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 raise ClientError(400, "no file: send the audio as a multipart file field named 'file'")
-            filename = Path(upload.filename or "upload").name
+            filename = V.upload_name(upload.filename)
             data = await upload.read(limits.max_upload_bytes + 1)
         finally:
             await form.close()
@@ -195,8 +379,7 @@ def create_app(recognizer=None, model: str | None = None, limits: ServerLimits |
         return await run(_transcribe_bytes, data, filename, opts)
 
     def _transcribe_bytes(data: bytes, filename: str, opts):
-        suffix = Path(filename).suffix if len(Path(filename).suffix) <= 8 else ""
-        fd, tmp = tempfile.mkstemp(suffix=suffix, prefix="lstm-asr-upload-")
+        fd, tmp = tempfile.mkstemp(suffix=V.upload_suffix(filename), prefix="lstm-asr-upload-")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -224,7 +407,7 @@ def create_app(recognizer=None, model: str | None = None, limits: ServerLimits |
                 streams["open"] += 1
         if not admitted:
             await ws.send_json({"type": "error", "error": f"server busy: {limits.max_streams} streams open, try later"})
-            await ws.close(code=1013)
+            await ws.close(code=1013, reason="server busy")
             return
         try:
             await _stream_session(ws)
@@ -244,15 +427,16 @@ def create_app(recognizer=None, model: str | None = None, limits: ServerLimits |
     async def _stream_session(ws: WebSocket):
         params = ws.query_params
         try:
-            rate = params.get("sample_rate", "16000")
-            if not rate.isdigit():
-                raise ClientError(400, f"sample_rate must be an integer number of Hz, not {rate!r}")
-            StreamResampler(int(rate))
+            try:
+                rate = V.query_sample_rate(params.get("sample_rate"))
+            except V.Invalid as e:
+                raise ClientError(400, str(e)) from None
+            StreamResampler(rate)
             opts = decode_options(rec, params, limits.max_beam)
-            live = StreamingRecognizer(rec, int(rate), opts, limits.partial_interval)
+            live = StreamingRecognizer(rec, rate, opts, limits.partial_interval)
         except (ClientError, ConfigError) as e:
             await ws.send_json({"type": "error", "error": getattr(e, "message", str(e))})
-            await ws.close(code=1008)
+            await ws.close(code=1008, reason="bad parameters")
             return
 
         async def send(events):
@@ -262,46 +446,69 @@ def create_app(recognizer=None, model: str | None = None, limits: ServerLimits |
                     d = {"type": "partial", "text": d["text"], "start": d["start"]}
                 await ws.send_json(d)
 
-        max_samples = int(limits.max_seconds * int(rate))
-        received = 0
+        async def end(code: int, error: str | None, reason: str = ""):
+            if error:
+                await ws.send_json({"type": "error", "error": error})
+            await send(await run(live.finish))
+            await ws.send_json({"type": "end"})
+            await ws.close(code=code, reason=reason)
+
+        async def bad_frame(error: str) -> bool:
+            """An error frame for a dropped frame; True when the stream has had too many."""
+            nonlocal bad
+            bad += 1
+            await ws.send_json({"type": "error", "error": error})
+            return bad > limits.max_bad_frames
+
+        loop = asyncio.get_running_loop()
+        max_samples = int(limits.max_seconds * rate)
+        received = bad = 0
+        opened = last_audio = loop.time()
         while True:
+            now = loop.time()
+            wall_left = opened + limits.max_wall_seconds - now
+            idle_left = last_audio + limits.idle_seconds - now
+            if wall_left <= 0:
+                return await end(1008, f"stream open for {limits.max_wall_seconds:g} s (the wall-time limit): ended",
+                                 "wall-time limit")
+            if idle_left <= 0:
+                return await end(1001, f"no data for {limits.idle_seconds:g} s: stream ended", "idle")
             try:
-                msg = await asyncio.wait_for(ws.receive(), limits.idle_seconds)
+                msg = await asyncio.wait_for(ws.receive(), min(wall_left, idle_left))
             except asyncio.TimeoutError:
-                await ws.send_json({"type": "error", "error": f"no data for {limits.idle_seconds:g} s: stream ended"})
-                await send(await run(live.finish))
-                await ws.send_json({"type": "end"})
-                await ws.close(code=1001)
-                return
+                continue  # the limits above say which
             if msg["type"] == "websocket.disconnect":
                 return
             data, text = msg.get("bytes"), msg.get("text")
             if data is not None:
-                if len(data) % 2:
-                    await ws.send_json({"type": "error", "error": f"a frame of int16 PCM needs an even number "
-                                        f"of bytes, got {len(data)}; frame dropped"})
+                if len(data) % 2 or not data:
+                    if await bad_frame(f"a frame of int16 PCM needs an even number of bytes (at least 2), "
+                                       f"got {len(data)}; frame dropped"):
+                        return await end(1008, f"more than {limits.max_bad_frames} malformed frames: stream ended",
+                                         "too many malformed frames")
                     continue
+                last_audio = loop.time()  # only audio keeps a stream from being idle
                 received += len(data) // 2
                 if received > max_samples:
-                    await ws.send_json({"type": "error", "error": f"stream longer than {limits.max_seconds:g} s: ended"})
-                    await send(await run(live.finish))
-                    await ws.send_json({"type": "end"})
-                    await ws.close(code=1009)
-                    return
+                    return await end(1009, f"stream longer than {limits.max_seconds:g} s: ended", "audio limit")
                 # partial results are best effort: skipped while jobs queue up for the workers
                 await send(await run(live.accept, data, busy["jobs"] < 2 * limits.workers))
             elif text is not None:
-                try:
-                    event = json.loads(text)
-                except ValueError:
-                    await ws.send_json({"type": "error", "error": "malformed JSON in a text frame; expected {\"event\": \"end\"}"})
-                    continue
-                if not isinstance(event, dict) or event.get("event") != "end":
-                    await ws.send_json({"type": "error", "error": f"unknown message {text[:80]!r}; expected {{\"event\": \"end\"}}"})
-                    continue
-                await send(await run(live.finish))
-                await ws.send_json({"type": "end"})
-                await ws.close(code=1000)
-                return
+                error = None
+                if len(text) > MAX_TEXT_FRAME:
+                    error = f"text frame of {len(text)} characters (at most {MAX_TEXT_FRAME}); expected {{\"event\": \"end\"}}"
+                else:
+                    try:
+                        event = json.loads(text)
+                    except Exception:  # noqa: BLE001 - ValueError, RecursionError (deep nesting), ...
+                        error = "malformed JSON in a text frame; expected {\"event\": \"end\"}"
+                    else:
+                        if not isinstance(event, dict) or event.get("event") != "end":
+                            error = f"unknown message {text[:80]!r}; expected {{\"event\": \"end\"}}"
+                if error is None:
+                    return await end(1000, None)
+                if await bad_frame(error):
+                    return await end(1008, f"more than {limits.max_bad_frames} malformed frames: stream ended",
+                                     "too many malformed frames")
 
     return app
