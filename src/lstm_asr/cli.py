@@ -129,6 +129,46 @@ def _json_line(path, t, long: bool) -> str:
     return dumps(obj)
 
 
+def _backend_arg(p):
+    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
+                   help="what runs the acoustic model: torch (default), onnx (onnxruntime on the CPU: the model "
+                   "directory's model.onnx, or an export cached on first use) or onnx-int8 (dynamic int8 weights); "
+                   "needs the 'export' extra")
+
+
+def _load_with_backend(args):
+    """load_model(--model, --device) with the acoustic model run by --backend."""
+    from .export import load_model
+    backend = getattr(args, "backend", "torch")
+    return load_model(args.model, "torch" if backend == "torch" else "onnx", int8=backend == "onnx-int8",
+                      device=args.device)
+
+
+def cmd_export(args) -> int:
+    from . import load_model
+    from .export import export_onnx
+    rec = load_model(args.model)
+    path = export_onnx(rec.model, args.out, int8=args.int8)
+    print(f"{path}: {args.format}{' int8' if args.int8 else ''}, {os.path.getsize(path) / 1e6:.1f} MB", file=sys.stderr)
+    return 0
+
+
+def cmd_data_import(args) -> int:
+    """`lstm-asr data import KIND DIR --out MANIFEST`: usage errors (not such a corpus, an option
+    the layout does not take) exit 2, a bad corpus line 1 ('error: FILE:LINE: reason')."""
+    from .corpora import UsageError, import_corpus
+    try:
+        res = import_corpus(args.kind, args.dir, args.out, split=args.split, cut=args.cut, on_error=args.on_bad_line,
+                            progress=not args.no_progress and sys.stderr.isatty(),
+                            log=lambda m: print(m if m.startswith("warning:") else f"error: {m}", file=sys.stderr, flush=True))
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{res.out}: {res.rows} utterances, {res.seconds / 3600:.2f} hours"
+          + (f", {res.skipped} bad lines skipped" if res.skipped else ""), file=sys.stderr)
+    return 0
+
+
 def cmd_transcribe(args) -> int:
     """Each file goes through the library's one pipeline (``Recognizer.transcribe``); the only
     difference for a file longer than --long-over is how it is shown: a progress bar in seconds,
@@ -142,7 +182,7 @@ def cmd_transcribe(args) -> int:
     formats = list(FORMATS) if args.output_format == "all" else [args.output_format]
     if args.paths.count("-") > 1:
         raise ConfigError("'-' (standard input) can be given once")
-    rec = load_model(args.model, args.device)
+    rec = _load_with_backend(args)
     _apply_decoding(rec, args)
     failed = 0
     for path in tqdm(args.paths, desc="transcribing", unit="file", disable=not _progress(len(args.paths), args),
@@ -201,46 +241,30 @@ class _readable:
 
 
 def cmd_evaluate(args) -> int:
-    """Every manifest line through the same pipeline as ``transcribe`` (batched across files)."""
-    from tqdm import tqdm
-
-    from . import load_model
-    from .compare import speaker_report
+    """Every manifest line through the same pipeline as ``transcribe`` (batched across files);
+    with --noise, once per --snr condition (:mod:`lstm_asr.evaluate`)."""
     from .data import read_manifest
-    from .errors import AsrError
-    from .metrics import cer, sentence_accuracy, utterance_errors, wer
-    rec = load_model(args.model, args.device)
+    from .evaluate import evaluate
+    if args.snr is not None and args.noise is None:
+        print("error: --snr needs --noise DIR (the noise recordings to mix in)", file=sys.stderr)
+        return 2
+    rec = _load_with_backend(args)
     _apply_decoding(rec, args)
     man = read_manifest(args.manifest, on_error=args.on_bad_line, check_audio=False)
     for msg in man.skipped:
         print(f"error: {msg}", file=sys.stderr)
-    utts, hyps, failed, audio_s = [], [], len(man.skipped), 0.0
-    t0 = time.perf_counter()
-    results = rec.transcribe_many([u.audio for u in man.utterances], max_seconds=args.max_segment)
-    for i, t in tqdm(results, total=len(man), desc="evaluating", unit="file",
-                     disable=not _progress(len(man), args), leave=False):
-        if isinstance(t, AsrError):
-            print(f"error: {t}", file=sys.stderr)
-            failed += 1
-            continue
-        utts.append(man.utterances[i])
-        hyps.append(t.text)
-        audio_s += t.duration
-    seconds = time.perf_counter() - t0
-    if not utts:
+    on_error = lambda e: print(f"error: {e}", file=sys.stderr)  # noqa: E731
+    if args.noise is not None:
+        return _evaluate_noisy(args, rec, man, on_error)
+    res = evaluate(rec, man, max_seconds=args.max_segment, worst=args.worst,
+                   progress=_progress(len(man), args), on_error=on_error)
+    if res is None:
         print("error: no utterance could be read", file=sys.stderr)
         return 1
-    refs = [u.text for u in utts]
-    ranked = sorted(range(len(utts)), key=lambda i: -utterance_errors(refs[i], hyps[i]))
-    worst = [{"audio": str(utts[i].audio), "ref": refs[i], "hyp": hyps[i]}
-             for i in ranked[: args.worst] if refs[i].split() != hyps[i].split()]
-    res = {"wer": wer(refs, hyps), "cer": cer(refs, hyps), "sent_acc": sentence_accuracy(refs, hyps),
-           "rtf": seconds / audio_s, "n": len(utts), "failed": failed, "audio_seconds": round(audio_s, 2),
-           "worst": worst, **speaker_report([u.speaker for u in utts], [str(u.audio) for u in utts], refs, hyps)}
+    rows, worst, failed, audio_s = res.pop("utterances"), res["worst"], res["failed"], res["audio_seconds"]
     if args.save_hyps:
         from .data import write_manifest
-        write_manifest(args.save_hyps, [{"audio": str(u.audio), "ref": r, "hyp": h, "speaker": u.speaker}
-                                        for u, r, h in zip(utts, refs, hyps)])
+        write_manifest(args.save_hyps, rows)
     if args.json:
         from .output import dumps
         print(dumps(res))
@@ -260,6 +284,52 @@ def cmd_evaluate(args) -> int:
         for w in worst:
             print(f"  {w['audio']}\n    ref: {w['ref']}\n    hyp: {w['hyp']}")
     return 1 if failed else 0
+
+
+def _evaluate_noisy(args, rec, man, on_error) -> int:
+    """``evaluate --noise DIR --snr S,...``: one table row (or --json line) per condition."""
+    from .evaluate import DEFAULT_SNRS, evaluate_noisy, format_table, hyps_path, parse_snrs
+    from .output import dumps
+    snrs = args.snr or parse_snrs(DEFAULT_SNRS)
+    if not args.json:
+        print(f"noise {args.noise}, seed {args.seed}, {len(man)} utterances", flush=True)
+    rows, failed = [], False
+    for res in evaluate_noisy(rec, man, args.noise, snrs, seed=args.seed, max_seconds=args.max_segment,
+                              worst=args.worst, progress=_progress(len(man), args), on_error=on_error):
+        if res is None:
+            print("error: no utterance could be read", file=sys.stderr)
+            return 1
+        hyps = res.pop("utterances")
+        failed = failed or res["failed"] > 0
+        if args.save_hyps:
+            from .data import write_manifest
+            write_manifest(hyps_path(args.save_hyps, res["snr"]), hyps)
+        if args.json:
+            print(dumps(res), flush=True)
+        rows.append(res)
+    if not args.json:
+        print(format_table(rows))
+    return 1 if failed else 0
+
+
+def _arg_noise_dir(s: str) -> str:
+    """``type=`` for ``--noise DIR``: a folder holding audio (a usage error otherwise)."""
+    from .errors import ConfigError
+    from .evaluate import noise_files
+    try:
+        noise_files(s)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return s
+
+
+def _arg_snrs(s: str) -> list:
+    """``type=`` for ``--snr clean,20,10``."""
+    from .evaluate import parse_snrs
+    try:
+        return parse_snrs(s)
+    except V.Invalid as e:
+        raise argparse.ArgumentTypeError(e.reason) from None
 
 
 def cmd_compare(args) -> int:
@@ -542,7 +612,16 @@ def cmd_serve(args) -> int:
     given["allow_origins"] = tuple(args.allow_origin or ())
     limits = server.limits(**given)
     print(f"lstm-asr: loading the model, then serving on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    server.serve(args.host, args.port, args.model, limits, log_level=args.log_level)
+    on_ready = None
+    if getattr(args, "backend", "torch") != "torch":
+        from .checkpoint import resolve_model
+        from .export import use_onnx
+        model_dir = resolve_model(args.model)
+
+        def on_ready(app):  # the app's recognizer runs its acoustic model through onnxruntime
+            use_onnx(app.state.recognizer, model_dir=model_dir, int8=args.backend == "onnx-int8",
+                     threads=args.threads or 1)
+    server.serve(args.host, args.port, args.model, limits, log_level=args.log_level, on_ready=on_ready)
     return 0
 
 
@@ -573,6 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--output-format", "-f", default="txt", choices=["txt", "json", "srt", "vtt", "all"],
                    help="format of the files in --output-dir (default txt; srt/vtt: subtitles from word times)")
     t.add_argument("--no-progress", action="store_true")
+    _backend_arg(t)
     _decoding_args(t)
     t.set_defaults(func=cmd_transcribe)
 
@@ -590,6 +670,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="longest speech segment; longer speech is cut at a quiet frame (default 20)")
     e.add_argument("--device", default=None, metavar="auto|cpu|cuda", help="where the model runs (default cpu)")
     e.add_argument("--no-progress", action="store_true")
+    _backend_arg(e)
+    n = e.add_argument_group("noise (robustness: the same manifest under noise at several SNRs)")
+    n.add_argument("--noise", type=_arg_noise_dir, default=None, metavar="DIR",
+                   help="mix noise recordings from DIR (any audio soundfile reads, searched recursively) into "
+                   "every utterance; prints one row per --snr condition (--json: one object per condition, "
+                   "with its snr and noise). --save-hyps FILE then writes FILE's name with .clean/.snrS added")
+    n.add_argument("--snr", type=_arg_snrs, default=None, metavar="S[,S...]",
+                   help="signal-to-noise ratios in dB, and 'clean' for the files as they are "
+                   "(default with --noise: clean,20,10,5,0)")
+    n.add_argument("--seed", type=V.arg_int(0, 2**32 - 1), default=0,
+                   help="seed of the noise draws (default 0); the noise file and stretch depend on the "
+                   "utterance's path and the seed only, so every model meets the same noisy audio")
     _decoding_args(e, nbest=False)
     e.set_defaults(func=cmd_evaluate)
 
@@ -718,7 +810,46 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also serve web pages of this origin (scheme://host[:port]; * for any; repeatable); "
                     "by default only the server's own pages (and clients that are not browsers)")
     sv.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _backend_arg(sv)
     sv.set_defaults(func=cmd_serve)
+    da = sub.add_parser("data", parents=[common], help="data sets: import real corpora as manifests")
+    da_sub = da.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    di = da_sub.add_parser("import", parents=[common], help="LibriSpeech / Common Voice / Kaldi data dir -> manifest",
+                           description="Read a corpus in its own layout and write a JSON Lines manifest of "
+                           "{audio, text, speaker, duration} (paths relative to the manifest, text normalised). "
+                           "See docs/corpora.md.",
+                           epilog="examples:\n"
+                           "  lstm-asr data import librispeech LibriSpeech/dev-clean --out data/dev-clean.jsonl\n"
+                           "  lstm-asr data import commonvoice cv-corpus-17.0/en --split test --out data/cv-test.jsonl\n"
+                           "  lstm-asr data import kaldi data/train --cut data/train-segments --out data/train.jsonl",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    di.add_argument("kind", choices=["librispeech", "commonvoice", "kaldi"], help="the corpus's layout")
+    di.add_argument("dir", metavar="DIR", help="the corpus folder (LibriSpeech: the root, a subset or a speaker; "
+                    "Common Voice: a language folder with its TSVs and clips/; Kaldi: a data dir)")
+    di.add_argument("--out", "-o", required=True, metavar="MANIFEST", help="the manifest to write (JSON Lines)")
+    di.add_argument("--split", default=None, metavar="NAME", help="Common Voice: the TSV to read (train, dev, test, "
+                    "validated, ...; default validated, else train)")
+    di.add_argument("--cut", default=None, metavar="DIR", help="Kaldi with segments: write each segment as "
+                    "DIR/UTT.flac and point the manifest at it (needed for training: the manifest reader reads "
+                    "whole files)")
+    di.add_argument("--on-bad-line", choices=["stop", "skip"], default="stop",
+                    help="a malformed line or unreadable audio stops the import (default) or is reported and skipped")
+    di.add_argument("--no-progress", action="store_true", help="no progress bar")
+    di.set_defaults(func=cmd_data_import)
+
+    ex = _with_model(sub.add_parser("export", parents=[common], help="the acoustic model as ONNX (for onnxruntime)",
+                                    description="Export the acoustic model (features -> CTC log-probabilities, dynamic "
+                                    "batch and time) as ONNX; the front end and decoder stay in lstm-asr. Use it with "
+                                    "--backend onnx (copy it into the model directory as model.onnx, or model.int8.onnx "
+                                    "with --int8). Latency-controlled models (model.chunk > 0) do not export. Needs the "
+                                    "'export' extra.",
+                                    epilog="example:\n  lstm-asr export --format onnx --out digits.onnx\n"
+                                    "  lstm-asr export -m runs/x/best --format onnx --int8 --out runs/x/best/model.int8.onnx",
+                                    formatter_class=argparse.RawDescriptionHelpFormatter))
+    ex.add_argument("--format", choices=["onnx"], default="onnx", help="the format (only onnx)")
+    ex.add_argument("--int8", action="store_true", help="dynamic int8 quantisation of the weights (onnxruntime)")
+    ex.add_argument("--out", "-o", required=True, metavar="FILE", help="the .onnx file to write")
+    ex.set_defaults(func=cmd_export)
     return p
 
 

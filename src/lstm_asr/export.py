@@ -1,0 +1,249 @@
+"""ONNX export of the acoustic model, and the onnxruntime runner that takes its place.
+
+Only the acoustic model is exported: features (B, T, F) float32 and their lengths (B,) int64 ->
+CTC log-probabilities (B, T', V) and output lengths (B,) (a classifier: logits (B, C)). The front
+end (:mod:`.features`, torch) and the decoder stay as they are, so a model run through
+onnxruntime meets exactly the features it was trained on. Batch and time are dynamic axes.
+
+    >>> from lstm_asr.export import export_onnx, use_onnx
+    >>> export_onnx(rec.model, "model.onnx")              # fp32; int8=True: dynamic int8 weights
+    >>> use_onnx(rec, "model.onnx")                       # rec.transcribe(...) now runs onnxruntime
+
+The legacy (TorchScript) exporter is used (``dynamo=False``): it writes packed sequences as real
+ONNX ``LSTM``/``GRU``/``RNN`` nodes with ``sequence_lens``, and keeps the batch axis dynamic even
+though the example has batch 1. A latency-controlled model (``model.chunk`` > 0) cuts time into
+windows in Python, which a trace cannot follow: :func:`export_onnx` refuses it (ConfigError).
+Streaming (``forward_chunk``) keeps running in torch: the ONNX graph is the whole-utterance model.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import ConfigError
+from .model import AcousticModel
+
+BACKENDS = ("torch", "onnx")
+ONNX_FILE = "model.onnx"          # a model directory may hold its export under this name
+OPSET = 17
+
+
+def _require():
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        raise ConfigError(f"ONNX export and the onnx backend need the 'export' extra ({e.name} is missing): "
+                          "pip install 'lstm-asr[export]'") from None
+
+
+def check_exportable(model: AcousticModel) -> None:
+    """ConfigError (one line) for a model the exporter cannot follow."""
+    cfg = model.cfg
+    if cfg.chunk or cfg.input_norm != "none":
+        raise ConfigError(f"ONNX export: a latency-controlled model (model.chunk={cfg.chunk}, right_context="
+                          f"{cfg.right_context}) runs its windows in Python loops, which do not export; "
+                          "use --backend torch for it")
+
+
+class _Exported(nn.Module):
+    """(feats, lengths) -> (output, output lengths): the model without its recurrent state."""
+
+    def __init__(self, model: AcousticModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, feats, lengths):
+        out, olen, _ = self.model(feats, lengths)
+        return out, olen
+
+
+def export_onnx(model: AcousticModel, path, int8: bool = False, opset: int = OPSET) -> Path:
+    """Write ``model`` (an :class:`AcousticModel`, on any device; exported from the CPU, in eval
+    mode, fp32) as ONNX to ``path``; ``int8``: weights of MatMul/Gemm/LSTM quantised to int8 by
+    onnxruntime's ``quantize_dynamic`` (activations quantised on the fly). Returns the path."""
+    _require()
+    check_exportable(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import copy
+    cpu = copy.deepcopy(model).float().cpu().eval()
+    wrapper = _Exported(cpu).eval()
+    cfg = cpu.cfg
+    # batch 2 of different lengths: the trace then sees the sort and the padding of packed sequences
+    t = 64
+    feats = torch.randn(2, t, cfg.input_size)
+    lengths = torch.tensor([t, t - 13], dtype=torch.int64)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        with torch.no_grad(), _quiet():
+            torch.onnx.export(wrapper, (feats, lengths), str(fp32), dynamo=False, opset_version=opset,
+                              input_names=["feats", "lengths"], output_names=["output", "output_lengths"],
+                              dynamic_axes={"feats": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
+                                            "output": {0: "batch", 1: "frames"},
+                                            "output_lengths": {0: "batch"}})
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            quantized = Path(tmp) / "int8.onnx"
+            with _quiet():
+                quantize_dynamic(str(fp32), str(quantized), weight_type=QuantType.QInt8)
+            os.replace(quantized, path)  # renamed into place: a cache shared by processes never holds half a file
+        else:
+            os.replace(fp32, path)
+    return path
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Hide the exporter's and quantiser's chatter (tracer warnings, C++ shape-inference warnings
+    about packed sequences, the root logger's "consider pre-processing"): it is about internals
+    that the tests check by their outputs. Shown when the export fails."""
+    import logging
+    import warnings
+    root = logging.getLogger()
+    level = root.level
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        os.dup2(log.fileno(), 2)
+        ok = False
+        try:
+            root.setLevel(logging.ERROR)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+            ok = True
+        finally:
+            root.setLevel(level)
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if not ok:
+                log.seek(0)
+                sys.stderr.write(log.read().decode("utf-8", "replace")[-4000:])
+
+
+class OnnxRunner:
+    """An exported acoustic model in an onnxruntime session: ``runner(feats, lengths)`` with
+    feats (B, T, F) and lengths (B,) (torch or numpy) -> (output, output lengths) as torch tensors."""
+
+    def __init__(self, path, threads: int | None = None):
+        _require()
+        import onnxruntime as ort
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or torch.get_num_threads()
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3  # no warnings about unused initializers
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types for bad files
+            raise ConfigError(f"{path}: cannot load the ONNX model ({str(e).splitlines()[0]})") from None
+        self.path = Path(path)
+
+    def __call__(self, feats, lengths):
+        f = feats.detach().float().cpu().numpy() if torch.is_tensor(feats) else np.asarray(feats, np.float32)
+        n = lengths.detach().cpu().numpy() if torch.is_tensor(lengths) else np.asarray(lengths)
+        out, olen = self.session.run(None, {"feats": np.ascontiguousarray(f, np.float32),
+                                            "lengths": n.astype(np.int64)})
+        return torch.from_numpy(out), torch.from_numpy(olen)
+
+
+class OnnxAcousticModel(nn.Module):
+    """Takes an :class:`AcousticModel`'s place in a Recognizer: ``forward(feats, lengths)`` runs
+    onnxruntime (the CPU); everything else (``cfg``, ``forward_chunk`` for streaming, ``parameters``,
+    ``check_streamable``) is the torch model's."""
+
+    def __init__(self, model: AcousticModel, runner: OnnxRunner):
+        super().__init__()
+        self.torch_model = model
+        self.runner = runner
+        self.cfg = model.cfg
+
+    def forward(self, feats, lengths, state=None):
+        if state is not None:
+            raise ConfigError("the onnx backend runs whole utterances (no recurrent state)")
+        out, olen = self.runner(feats, lengths)
+        return out.to(feats.device), olen.to(feats.device), None
+
+    def forward_chunk(self, *args, **kw):
+        return self.torch_model.forward_chunk(*args, **kw)
+
+    def check_streamable(self) -> None:
+        self.torch_model.check_streamable()
+
+    def num_parameters(self) -> int:
+        return self.torch_model.num_parameters()
+
+
+def cache_dir() -> Path:
+    """Where on-the-fly exports are kept: $LSTM_ASR_CACHE, else $XDG_CACHE_HOME/lstm-asr/onnx."""
+    base = os.environ.get("LSTM_ASR_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lstm-asr"
+    return Path(base) / "onnx"
+
+
+def _fingerprint(model: AcousticModel, int8: bool) -> str:
+    """A hash of the config and the weights: the cache key of an export."""
+    h = hashlib.sha256(repr(sorted(model.cfg.to_dict().items())).encode())
+    h.update(f"int8={int8} opset={OPSET} torch={torch.__version__}".encode())
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:20]
+
+
+def onnx_file_for(rec, model_dir=None, int8: bool = False) -> Path:
+    """The ONNX file of a Recognizer's model: ``model_dir``/model.onnx (model.int8.onnx) when the
+    model directory holds one, else an export made now into :func:`cache_dir` (reused next time)."""
+    if model_dir is not None:
+        own = Path(model_dir) / ("model.int8.onnx" if int8 else ONNX_FILE)
+        if own.is_file():
+            return own
+    model = rec.model.torch_model if isinstance(rec.model, OnnxAcousticModel) else rec.model
+    check_exportable(model)
+    path = cache_dir() / f"{_fingerprint(model, int8)}{'.int8' if int8 else ''}.onnx"
+    if not path.is_file():
+        export_onnx(model, path, int8=int8)
+    return path
+
+
+def use_onnx(rec, path=None, model_dir=None, int8: bool = False, threads: int | None = None):
+    """Run ``rec``'s acoustic model (a :class:`~lstm_asr.Recognizer`) through onnxruntime from now
+    on: the ONNX file ``path``, or the model directory's own, or one exported now to the cache.
+    The recogniser is changed in place and returned."""
+    _require()
+    model = rec.model.torch_model if isinstance(rec.model, OnnxAcousticModel) else rec.model
+    if path is None:
+        path = onnx_file_for(rec, model_dir, int8)
+    rec.model = OnnxAcousticModel(model, OnnxRunner(path, threads))
+    return rec
+
+
+def load_model(name_or_dir=None, backend: str = "torch", int8: bool = False, device: str | None = None):
+    """:func:`lstm_asr.load_model` with a choice of backend: "torch" or "onnx" (onnxruntime on the
+    CPU; ``int8``: the dynamically quantised export)."""
+    from .checkpoint import resolve_model
+    from .transcribe import load_model as _load
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "onnx" and device not in (None, "cpu", "auto"):
+        raise ConfigError("the onnx backend runs on the CPU (leave --device out)")
+    rec = _load(name_or_dir, None if backend == "onnx" else device)
+    if backend == "onnx":
+        use_onnx(rec, model_dir=resolve_model(name_or_dir), int8=int8)
+    return rec
+
+
+def quantize_torch(model: AcousticModel) -> AcousticModel:
+    """A copy of ``model`` with torch dynamic int8 quantisation of its nn.LSTM/nn.GRU/nn.Linear
+    layers (CPU only; for comparison with onnxruntime's int8)."""
+    import copy
+    from torch.ao.quantization import quantize_dynamic
+    return quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
