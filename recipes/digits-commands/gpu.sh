@@ -5,6 +5,7 @@
 #   OUT=results_dir MINUTES=7 bash recipes/digits-commands/gpu.sh
 # Each run's best model comes back with float16 weights in one archive split into 15 MB parts
 # (OUT/models.tar.part-*), so that six models fit what the machine returns.
+# ONLY="phones tts" runs some of them; EXTRA="--set k=v ..." changes every run; WORKERS=N per run.
 # Runs (all phones and 3 x 224 BiLSTM unless said):
 #   phones    the default model's recipe (train.yaml): real + synthetic
 #   chars     the same with character units
@@ -42,11 +43,12 @@ REAL="$U/real/sc_train.jsonl,$U/real/sc_seq_train.jsonl,$U/real/fsdd_train.jsonl
 SYN="$U/synth/words20.jsonl,$U/synth/strings.jsonl,$U/synth/vocab.jsonl"
 NOISE=$(ls $U/real/noise/*.wav | paste -sd, -)
 common=(--device "$DEVICE" --no-progress --set "train.dev=$U/real/dev.jsonl" --set "augment.noise_files=[$NOISE]"
-        --set "train.max_minutes=$MINUTES" --set train.workers=2 --set train.threads=1
-        --set model.hidden_size=224 --set model.conv_channels=224)
+        --set "train.max_minutes=$MINUTES" --set "train.workers=${WORKERS:-2}" --set train.threads=1
+        --set model.hidden_size=224 --set model.conv_channels=224 ${EXTRA:-})
 run() {  # name, manifests, extra options...
   local name=$1 manifests=$2
   shift 2
+  case " ${ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
   $PY -m lstm_asr.cli train --config recipes/digits-commands/train.yaml --out "$RUNS/$name" "${common[@]}" \
     --set "train.manifests=[$manifests]" "$@" > "$RUNS/$name.log" 2>&1 &
 }

@@ -19,6 +19,7 @@ Writes (under --out):
   dev_sc_seq.jsonl     digit strings from the dev speakers, made the same way (for choosing models)
   test_sc_strings.jsonl  strings of the 20 words from every test speaker who said two or more of them
   dev_sc_strings.jsonl   the same from the dev speakers (for choosing models)
+  test_sc_other.jsonl / dev_sc_other.jsonl   the 15 other words (bed bird ... visual), test / dev speakers
   test_fsdd.jsonl / test_fsdd_seq.jsonl           FSDD test split (or the held-out speaker), singles and strings
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ from lstm_asr.data import make_sequences, read_manifest, write_manifest
 
 DIGITS = "zero one two three four five six seven eight nine".split()
 COMMANDS = "yes no up down left right on off stop go".split()
+OTHER15 = "bed bird cat dog happy house marvin sheila tree wow backward forward follow learn visual".split()
 
 
 def split_speakers(speakers, seed: int = 0, dev: float = 0.1, test: float = 0.2) -> dict:
@@ -104,6 +106,9 @@ def main() -> int:
         # these on every test speaker who said two or more of the 20 words
         "test_sc_strings": seqs("sc_test20", of_multi(sc_split["test"], words20), a.test_seqs, 2, 7, a.seed + 6),
         "dev_sc_strings": seqs("sc_dev20", of_multi(sc_split["dev"], words20), a.test_seqs, 2, 7, a.seed + 7),
+        # the 15 other words (bed bird ... visual) by unseen speakers: read with --words of the 15
+        "dev_sc_other": [row(u) for u in sc_split["dev"] if u.text in OTHER15],
+        "test_sc_other": [row(u) for u in sc_split["test"] if u.text in OTHER15],
     }
     for name, rows in files.items():
         write_manifest(out / f"{name}.jsonl", rows)

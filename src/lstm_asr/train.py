@@ -50,7 +50,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     on_bad_line: str = "stop"     # stop | skip
-    max_minutes: float = 0.0      # a time budget (0: none): after 20 steps the schedule is fitted to the
+    max_minutes: float = 0.0      # a time budget (0: none): after 50 steps the schedule is fitted to the
                                   # epochs that fit in it (at most `epochs`), and training stops there
     sortagrad: bool = True        # first epoch short-to-long (DeepSpeech 2): CTC leaves its blank plateau sooner
     device: str = "auto"          # auto | cpu | cuda | cuda:N: model and front end run there
@@ -190,12 +190,13 @@ class _Run:
     history: list = field(default_factory=list)
     t_start: float = 0.0
     last_epoch: int = 0
+    seconds_done: float = 0.0  # audio seconds trained on in this process (for the time budget)
 
     def fit_budget(self, log) -> None:
-        """With ``train.max_minutes``: from the time of the steps so far, the epochs that fit in
+        """With ``train.max_minutes``: from the time the audio so far took, the epochs that fit in
         the budget (85 % of it, the rest for evaluation); the schedule is stretched over them."""
         tc = self.cfg.train
-        per_epoch = self.total_steps / tc.epochs * (time.time() - self.t_start) / max(1, self.step)
+        per_epoch = sum(self.durations) * (time.time() - self.t_start) / max(1e-9, self.seconds_done)
         self.last_epoch = max(1, min(tc.epochs, int(0.85 * 60 * tc.max_minutes / per_epoch)))
         self.total_steps = round(self.total_steps / tc.epochs * self.last_epoch)
         self.warm = max(1, int(tc.warmup * self.total_steps))
@@ -508,7 +509,8 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
             continue
         run.opt.step()
         losses.append(loss.item())
-        if tc.max_minutes and run.step == 20 and epoch == 1:
+        run.seconds_done += sum(run.durations[i] for i in batch)
+        if tc.max_minutes and run.step == 50 and epoch == 1:
             run.fit_budget(bar.write)
         bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-20:]):.3f}",
                         dev=f"{run.history[-1][run.metric]:.3f}" if run.history and run.dev_utts else "-")
