@@ -199,3 +199,31 @@ def test_the_last_checkpoint_is_swapped_atomically(tmp_path):
     cfg.train.epochs = 3
     train(cfg, resume=True, progress=False, log=lambda m: None, force=True)
     assert (run / "last").resolve() == (run / "ckpt-3").resolve()
+
+
+def test_phone_units_train_a_model_that_reads_word_lists(tmp_path):
+    """train.units: phones -> a phone vocabulary (saved with its kind); the dev metric compares
+    pronunciations; the model decodes any word list through the lexicon."""
+    c = _config(tmp_path, epochs=1)
+    c["train"]["units"] = "phones"
+    best = train(RunConfig.from_dict(c), progress=False, log=lambda m: None)
+    assert json.loads((best / "vocab.json").read_text())["kind"] == "phones"
+    import lstm_asr
+    from lstm_asr.transcribe import DecodeOptions
+    rec = lstm_asr.load_model(best)
+    text = rec.transcribe(DATA / "fsdd" / "3_theo_0.wav", options=DecodeOptions(words=["three", "kettle"])).text
+    assert set(text.split()) <= {"three", "kettle"}
+
+
+def test_without_a_dev_set_every_epoch_runs_and_the_last_is_kept(tmp_path):
+    c = _config(tmp_path, epochs=3)
+    c["train"].update(dev="", patience=1)
+    train(RunConfig.from_dict(c), progress=False, log=lambda m: None)
+    assert len((tmp_path / "run" / "curves.csv").read_text().splitlines()) == 4  # header + 3 epochs
+
+
+def test_parallel_batch_workers_train_too(tmp_path):
+    c = _config(tmp_path, epochs=1)
+    c["train"]["workers"] = 1
+    best = train(RunConfig.from_dict(c), progress=False, log=lambda m: None)
+    assert (best / "model.safetensors").is_file()

@@ -560,7 +560,7 @@ def _checkpoint(run: _Run, row: dict) -> bool:
                    _readme(run.cfg, run.history, row, run.metric))
     if improved:
         run.best, run.bad_epochs = row[run.metric], 0
-    elif run.best < 1.0:  # patience runs only once the model has left CTC's all-blank plateau
+    elif run.best < 1.0 and run.dev_utts:  # patience: only with a dev set, once off CTC's all-blank plateau
         run.bad_epochs += 1
     ckpt = run.run_dir / f"ckpt-{row['epoch']}"
     shutil.rmtree(ckpt, ignore_errors=True)
