@@ -9,19 +9,9 @@
 # The shipped model was trained on a GPU machine by gpu.sh (the same config, six runs side by
 # side); on this project's 2-core CPU stage 3 takes the config's 150 minutes.
 set -euo pipefail
-stage=1
-stop_stage=4
-while [ $# -gt 0 ]; do
-  case $1 in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
+. recipes/stages.sh
 SC=${SC:-../shared/data/speech_commands}
 FSDD=${FSDD:-../shared/data/fsdd}
-PY=${PYTHON:-.venv/bin/python}
-LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
 R=recipes/digits-commands
 OUT=runs/digits-commands
 

@@ -6,17 +6,7 @@
 #   3 score       real recordings of people it never heard (needs recipes/digits-commands/prepare.py's
 #                 test sets) and held-out synthetic voices -> results/scores.jsonl
 set -euo pipefail
-stage=1
-stop_stage=3
-while [ $# -gt 0 ]; do
-  case $1 in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
-PY=${PYTHON:-.venv/bin/python}
-LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
+. recipes/stages.sh
 R=recipes/digits-tts
 OUT=${OUT:-runs/digits-tts}
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
