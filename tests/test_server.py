@@ -109,9 +109,12 @@ def finals_text(messages) -> str:
     return " ".join(m["text"] for m in messages if m["type"] == "final" and m["text"])
 
 
-def test_health_and_page(server):
+def test_health_and_page(server, default_model):
     r = httpx.get(server + "/health")
     assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["model"] == "digits-commands"
+    # what the model listens for: its own decoder word list (None: any text it can spell), and its units
+    assert r.json()["words"] == default_model.default_options.words and "yes" in r.json()["words"]
+    assert r.json()["units"] == default_model.vocab.kind == "chars"
     page = httpx.get(server + "/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert 'name="viewport"' in page.text and "/static/app.js" in page.text

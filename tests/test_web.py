@@ -95,3 +95,49 @@ def test_uploading_a_file_shows_its_transcript(server, fake_mic, default_model):
             sync_api.expect(page.locator("#file-status")).to_contain_text("not a readable audio file")
         finally:
             browser.close()
+
+
+def test_the_page_shows_the_words_listened_for_and_takes_a_word_list(server, fake_mic, default_model):
+    words = default_model.default_options.words
+    yes = SAMPLES / "yes_0ea0e2f4_0.wav"
+    with sync_api.sync_playwright() as p:
+        browser = _browser(p, fake_mic)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server + "/")
+            sync_api.expect(page.locator("#listening")).to_have_text("Listening for: " + " ".join(words))
+            # a typed word list goes with the upload as ?words=
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url) if "/v1/transcribe" in r.url else None)
+            page.fill("#words", "yes no")
+            page.set_input_files("#file", str(yes))
+            page.click("#send")
+            sync_api.expect(page.locator("#file-result")).to_have_attribute("data-state", "done", timeout=30_000)
+            assert page.locator("#file-result").inner_text() == "yes"
+            assert requests and requests[-1].endswith("/v1/transcribe?words=yes%20no"), requests
+            # a word the model cannot say: the server's reason on the page, for an upload ...
+            page.fill("#words", "yes café")
+            page.click("#send")
+            sync_api.expect(page.locator("#file-result")).to_have_attribute("data-state", "error", timeout=30_000)
+            sync_api.expect(page.locator("#file-status")).to_contain_text("cannot output")
+            assert "error" in page.locator("#file-status").get_attribute("class")
+            # ... and for the microphone's stream, which the server refuses
+            sockets: list[str] = []
+            page.on("websocket", lambda ws: sockets.append(ws.url))
+            page.click("#record")
+            sync_api.expect(page.locator("#live-status")).to_contain_text("cannot output", timeout=30_000)
+            assert "error" in page.locator("#live-status").get_attribute("class")
+            sync_api.expect(page.locator("#record")).to_have_text("Start recording", timeout=10_000)
+            sync_api.expect(page.locator("#record")).to_be_enabled()
+            assert sockets and "&words=yes%20caf%C3%A9" in sockets[-1], sockets
+            # empty again: the model's own words
+            page.fill("#words", "")
+            page.click("#send")
+            sync_api.expect(page.locator("#file-result")).to_have_attribute("data-state", "done", timeout=30_000)
+            assert page.locator("#file-result").inner_text() == default_model.transcribe(yes).text
+            assert requests[-1].endswith("/v1/transcribe"), requests
+            assert not errors, errors
+        finally:
+            browser.close()

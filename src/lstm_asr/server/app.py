@@ -1,7 +1,8 @@
 """The service: FastAPI app over one loaded :class:`~lstm_asr.transcribe.Recognizer`.
 
     GET  /             the web page (microphone with live text, file upload)
-    GET  /health       200 {"status": "ok", "model": NAME, "streams": N} while the model is loaded
+    GET  /health       200 {"status": "ok", "model": NAME, "streams": N, "words": [...] or null (the
+                       model's own word list; null: any text), "units": "chars" or "phones"} while loaded
     POST /v1/transcribe?words=W1,W2&beam=N     multipart field ``file`` (any format soundfile reads)
                        -> 200 {"text", "duration", "words": [{"word", "start", "end", "confidence"}],
                        "segments": [{"text", "start", "end"}]}
@@ -323,7 +324,9 @@ def create_app(recognizer=None, model: str | None = None, limits: ServerLimits |
     @app.api_route("/health", methods=["GET", "HEAD"])
     async def health():
         return {"status": "ok", "model": name, "streams": streams["open"], "jobs": busy["jobs"],
-                "uploads": uploads["open"], "limits": dataclasses.asdict(limits)}
+                "uploads": uploads["open"], "limits": dataclasses.asdict(limits),
+                "words": list(rec.default_options.words) if rec.default_options.words else None,
+                "units": rec.vocab.kind}
 
     @app.post("/v1/transcribe")
     async def transcribe(request: Request):

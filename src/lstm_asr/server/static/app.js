@@ -1,10 +1,18 @@
-// lstm-asr web page: live recognition over a WebSocket, and file upload.
+// lstm-asr web page: live recognition over a WebSocket, and file upload (both with an optional word list).
 "use strict";
 const $ = (id) => document.getElementById(id);
 
 fetch("/health").then((r) => r.json()).then((h) => {
   $("model").textContent = `Model: ${h.model}. Speak, and see the words appear.`;
+  $("listening").textContent = `Listening for: ${h.words ? h.words.join(" ") : "any words it can spell"}`;
+  if (h.units === "phones") $("words").placeholder = "any English words";
 }).catch(() => {});
+
+// the typed word list as a query parameter ("&words=..."), or "" for the model's own
+function wordsQuery() {
+  const w = $("words").value.trim();
+  return w ? `words=${encodeURIComponent(w)}` : "";
+}
 
 // ---------------------------------------------------------------- live
 const live = { ws: null, ctx: null, stream: null, node: null, src: null, recording: false };
@@ -26,7 +34,8 @@ function addFinal(text) {
 
 function streamUrl(rate) {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${proto}//${location.host}/v1/stream?sample_rate=${rate}`;
+  const words = wordsQuery();
+  return `${proto}//${location.host}/v1/stream?sample_rate=${rate}${words ? "&" + words : ""}`;
 }
 
 async function startRecording() {
@@ -74,7 +83,7 @@ async function startRecording() {
     }
   };
   ws.onclose = () => {
-    if (live.recording) stopAudio();
+    if (live.stream) stopAudio();  // also when the server refused the stream (e.g. a bad word list)
     live.recording = false;
     $("record").textContent = "Start recording";
     $("record").classList.remove("recording");
@@ -90,10 +99,17 @@ async function startRecording() {
     return;
   }
 
+  if (ws.readyState !== WebSocket.OPEN || !live.ctx) return;  // refused right away: onclose cleaned up
   live.src = live.ctx.createMediaStreamSource(live.stream);
   const send = (buf) => { if (ws.readyState === WebSocket.OPEN) ws.send(buf); showLevel(buf); };
   if (live.ctx.audioWorklet) {
-    await live.ctx.audioWorklet.addModule("/static/pcm-worklet.js");
+    try {
+      await live.ctx.audioWorklet.addModule("/static/pcm-worklet.js");
+    } catch (e) {
+      if (!live.ctx) return;  // the stream was refused meanwhile and its audio context closed
+      throw e;
+    }
+    if (ws.readyState !== WebSocket.OPEN || !live.ctx) return;
     live.node = new AudioWorkletNode(live.ctx, "pcm-capture", { channelCount: 1, channelCountMode: "explicit" });
     live.node.port.onmessage = (e) => send(e.data);
   } else {  // older browsers: ScriptProcessor
@@ -114,7 +130,9 @@ async function startRecording() {
   $("record").textContent = "Stop";
   $("record").classList.add("recording");
   $("record").disabled = false;
-  setStatus("live-status", `Listening (${rate} Hz)... speak, then press Stop.`);
+  if (!$("live-status").classList.contains("error")) {  // keep an error the server sent meanwhile
+    setStatus("live-status", `Listening (${rate} Hz)... speak, then press Stop.`);
+  }
 }
 
 function showLevel(buf) {
@@ -159,7 +177,8 @@ $("upload").addEventListener("submit", async (ev) => {
   $("file-result").dataset.state = "busy";
   setStatus("file-status", `Transcribing ${file.name}...`);
   try {
-    const r = await fetch("/v1/transcribe", { method: "POST", body });
+    const words = wordsQuery();
+    const r = await fetch(`/v1/transcribe${words ? "?" + words : ""}`, { method: "POST", body });
     const j = await r.json();
     if (!r.ok) throw new Error(j.error || r.statusText);
     $("file-result").textContent = j.text || "(no speech)";
