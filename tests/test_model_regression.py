@@ -85,14 +85,39 @@ def _accuracy(model, manifest) -> float:
 
 
 def test_default_model_on_the_shipped_unseen_speech_commands_speakers():
-    # 38 clips of 20 words from the recipe's test speakers (never trained on); measured 81.6 %
-    # through the one pipeline (84.2 % with the earlier whole-clip trimming), 89.5 % since the
-    # level floor (2026-12-02)
-    assert _accuracy("digits-commands", DATA / "speech_commands" / "manifest.jsonl") >= 0.78
+    # 38 clips of 20 words from the recipe's test speakers (never trained on); the phone model of
+    # 2026-12-04 measured 89.5 % (as the earlier character model did with its level floor)
+    assert _accuracy("digits-commands", DATA / "speech_commands" / "manifest.jsonl") >= 0.84
 
 
 def test_default_model_on_the_shipped_fsdd_test_clips():
-    assert _accuracy("digits-commands", DATA / "fsdd" / "manifest.jsonl") >= 0.89  # measured 91 %
+    assert _accuracy("digits-commands", DATA / "fsdd" / "manifest.jsonl") >= 0.86  # measured 90 % (2026-12-04)
+
+
+def test_default_model_reads_words_it_was_never_given_as_a_list(default_model):
+    """A phone model: any English word list, through the lexicon (here words that are no
+    character model's spelling of the clip)."""
+    from lstm_asr.transcribe import DecodeOptions
+    assert default_model.vocab.kind == "phones"
+    t = default_model.transcribe(SAMPLES / "yes_0ea0e2f4_0.wav", options=DecodeOptions(words=["yes", "yesterday", "less"]))
+    assert t.text == "yes"
+    t = default_model.transcribe(SAMPLES / "commands_1.wav", options=DecodeOptions(words=["go", "left", "stop", "gopher"]))
+    assert t.text == "go left stop"
+
+
+# ---- digits-tts (recipes/digits-tts): trained on synthetic speech only ----------------------------
+def test_digits_tts_never_trained_on_real_speech_and_reads_real_digits():
+    from lstm_asr.checkpoint import resolve_model
+    config = json.loads((resolve_model("digits-tts") / "config.json").read_text())
+    assert all("synth/" in m for m in config["training"]["train"]["manifests"]) and not config["training"]["train"]["dev"]
+    assert config["decoding"]["words"] == "zero one two three four five six seven eight nine".split()
+    # the 18 digit clips among the shipped Speech Commands test clips: measured 83.3 % (2026-12-04)
+    rows = [json.loads(line) for line in (DATA / "speech_commands" / "manifest.jsonl").read_text().splitlines()]
+    digits = [r for r in rows if r["text"] in config["decoding"]["words"]]
+    import lstm_asr
+    rec = lstm_asr.load_model("digits-tts")
+    right = sum(rec.transcribe(DATA / "speech_commands" / r["audio"]).text == r["text"] for r in digits)
+    assert len(digits) == 18 and right >= 13
 
 
 def test_default_model_says_the_samples():
