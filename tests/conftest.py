@@ -48,3 +48,15 @@ def speech() -> np.ndarray:
     wave, sr = sf.read(ARCTIC, dtype="float32")
     assert sr == 16000 and wave.ndim == 1
     return wave
+
+
+def cli_in_process(capsys, *argv) -> tuple[int, str, str]:
+    """``lstm-asr ARGV`` in this process (the same entry point as the console script) -> (exit
+    status, stdout, stderr)."""
+    from lstm_asr import cli
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as e:  # argparse's usage errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err

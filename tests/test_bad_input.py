@@ -23,7 +23,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import DATA, ROOT, SAMPLES, run_cli
+from conftest import DATA, ROOT, SAMPLES, cli_in_process, run_cli
 from lstm_asr import cli
 from lstm_asr.audio import load_audio, to_model_input
 from lstm_asr.data import read_manifest, write_manifest
@@ -40,13 +40,7 @@ def _clean(err: str) -> None:
 
 
 def _main(capsys, *argv) -> tuple[int, str, str]:
-    """``lstm-asr ARGV`` in this process (the same entry point as the console script)."""
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:  # argparse's usage errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli_in_process(capsys, *argv)
 
 
 def _usage_error(capsys, option: str, *argv) -> str:

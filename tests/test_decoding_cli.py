@@ -62,7 +62,7 @@ def test_word_list_file_hotwords_and_bad_decoding_options(tmp_path, strings):
                               out / rows[1]["audio"])
     assert rc == 0, err
     assert stdout.strip() == rows[1]["text"]
-    rc, _, err = run_cli("transcribe", "--words", "héllo", out / rows[1]["audio"])
+    rc, _, err = run_cli("transcribe", "--words", "日本", out / rows[1]["audio"])
     assert rc == 1 and "cannot output" in err and "Traceback" not in err
     rc, _, err = run_cli("transcribe", "--lm", tmp_path / "none.arpa", out / rows[1]["audio"])
     assert rc == 1 and err.strip() == f"error: {tmp_path / 'none.arpa'}: no such LM file"

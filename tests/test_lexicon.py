@@ -101,3 +101,11 @@ def test_word_spans_take_the_words(vocab):
     assert [s["word"] for s in spans] == ["one", "two"]
     assert spans[0]["start"] < spans[0]["end"] <= spans[1]["start"]
     assert all(math.isfinite(s["confidence"]) for s in spans)
+
+
+@needs_espeak
+def test_only_latin_script_words_are_guessed():
+    """espeak-ng reads other scripts' characters by their names ("Chinese letter"): no guess."""
+    lex = Lexicon()
+    assert lex.pronunciations("日本") == [] and lex.pronunciations("ж") == []
+    assert lex.pronunciations("naïve")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import DATA, run_cli
+from conftest import DATA, cli_in_process, run_cli
 from lstm_asr import cli
 from lstm_asr.augment import add_noise
 from lstm_asr.data import write_manifest
@@ -40,12 +40,7 @@ def _manifest(tmp_path, n=8):
 
 
 def _main(capsys, *argv):
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:  # argparse's usage errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli_in_process(capsys, *argv)
 
 
 # -- the mix --------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def test_health_and_page(server, default_model):
     assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["model"] == "digits-commands"
     # what the model listens for: its own decoder word list (None: any text it can spell), and its units
     assert r.json()["words"] == default_model.default_options.words and "yes" in r.json()["words"]
-    assert r.json()["units"] == default_model.vocab.kind == "chars"
+    assert r.json()["units"] == default_model.vocab.kind == "phones"
     page = httpx.get(server + "/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert 'name="viewport"' in page.text and "/static/app.js" in page.text
@@ -152,7 +152,7 @@ def test_decoding_options_as_query_parameters(server, default_model):
     r = post("words=six%20zero%20nine%20one")
     assert r.status_code == 200 and r.json()["text"] == "six zero nine one"
     for query, status, match in (("beam=0", 400, "beam"), ("beam=x", 400, "beam"), ("beam=100000", 400, "beam"),
-                                 ("words=caf%C3%A9", 400, "cannot output"), ("lang=en", 400, "unknown query")):
+                                 ("words=%E6%97%A5%E6%9C%AC", 400, "cannot output"), ("lang=en", 400, "unknown query")):
         r = post(query)
         assert r.status_code == status and match in r.json()["error"], (query, r.text)
 
@@ -214,7 +214,7 @@ def test_bad_frames_get_error_frames_and_the_stream_goes_on(server, default_mode
 
 
 @pytest.mark.parametrize("query,match", [("sample_rate=abc", "sample_rate"), ("sample_rate=0", "sample rate"),
-                                         ("sample_rate=16000&beam=-1", "beam"), ("sample_rate=16000&words=%C3%A9", "cannot output")])
+                                         ("sample_rate=16000&beam=-1", "beam"), ("sample_rate=16000&words=%E6%97%A5%E6%9C%AC", "cannot output")])
 def test_a_stream_with_bad_parameters_is_refused(server, query, match):
     with connect(ws_url(server, query), open_timeout=30) as ws:
         msg = json.loads(ws.recv(timeout=30))

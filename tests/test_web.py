@@ -118,7 +118,7 @@ def test_the_page_shows_the_words_listened_for_and_takes_a_word_list(server, fak
             assert page.locator("#file-result").inner_text() == "yes"
             assert requests and requests[-1].endswith("/v1/transcribe?words=yes%20no"), requests
             # a word the model cannot say: the server's reason on the page, for an upload ...
-            page.fill("#words", "yes café")
+            page.fill("#words", "yes 日本")
             page.click("#send")
             sync_api.expect(page.locator("#file-result")).to_have_attribute("data-state", "error", timeout=30_000)
             sync_api.expect(page.locator("#file-status")).to_contain_text("cannot output")
@@ -131,7 +131,7 @@ def test_the_page_shows_the_words_listened_for_and_takes_a_word_list(server, fak
             assert "error" in page.locator("#live-status").get_attribute("class")
             sync_api.expect(page.locator("#record")).to_have_text("Start recording", timeout=10_000)
             sync_api.expect(page.locator("#record")).to_be_enabled()
-            assert sockets and "&words=yes%20caf%C3%A9" in sockets[-1], sockets
+            assert sockets and "&words=yes%20%E6%97%A5%E6%9C%AC" in sockets[-1], sockets
             # empty again: the model's own words
             page.fill("#words", "")
             page.click("#send")

@@ -60,9 +60,17 @@ def ipa_to_arpabet(ipa: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _latin(word: str) -> bool:
+    """Letters of the Latin script (and apostrophes) only: what an English G2P can read as a word."""
+    return all(ch == "'" or (ch.isalpha() and unicodedata.name(ch, "").startswith("LATIN")) for ch in word)
+
+
 def espeak_g2p(words: list[str], voice: str = "en-us") -> dict[str, tuple[str, ...]]:
-    """Pronunciations guessed by espeak-ng for ``words`` (one process for all); {} without it."""
+    """Pronunciations guessed by espeak-ng for ``words`` (one process for all); {} without it.
+    Only words in the Latin script are guessed: espeak-ng reads other scripts' characters by
+    their names ("Chinese letter"), which no speaker of the word says."""
     exe = shutil.which("espeak-ng")
+    words = [w for w in words if _latin(w)]
     if not exe or not words:
         return {}
     text = "\n".join(words) + "\n"

@@ -172,8 +172,9 @@ class Recognizer:
         for w in listed:
             if not self.vocab.spellings(w, lexicon):
                 if self.vocab.kind == "phones":
-                    raise ConfigError(f"word {w!r} has no pronunciation (not in the CMU dictionary, and no guess: "
-                                      "install espeak-ng, or give it in a --lexicon file)")
+                    raise ConfigError(f"word {w!r} has no pronunciation, so the model cannot output it (not in the "
+                                      "CMU dictionary, no guess for it: words in the Latin script are guessed with "
+                                      "espeak-ng; or give it in a --lexicon file)")
                 missing = self.vocab.unknown(w)
                 raise ConfigError(f"word {w!r} uses characters the model cannot output: {''.join(sorted(missing))}")
         if opts.beam_size is not None and opts.beam_size < 1:
