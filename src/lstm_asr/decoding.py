@@ -166,8 +166,7 @@ class BeamSearchDecoder:
             listed = list(dict.fromkeys(w for entry in words for w in entry.split()))
             if not listed:
                 raise ConfigError("the word list is empty")
-            if vocab.kind == "phones":
-                vocab.lexicon.guess(listed)
+            vocab.prepare(listed, lexicon)
             self._words = {}
             for w in listed:
                 for key in self._keys(w):

@@ -23,6 +23,7 @@ import unicodedata
 from pathlib import Path
 
 from .errors import ConfigError
+from .text import normalize_text
 
 PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
           "UH UW V W Y Z ZH").split()
@@ -127,7 +128,6 @@ def read_lexicon_file(path: str | Path) -> dict[str, list[tuple[str, ...]]]:
         if not pron or bad:
             raise ConfigError(f"{path}:{n}: expected 'WORD PHONE PHONE ...' with ARPAbet phones"
                               + (f"; unknown phone {bad[0]!r}" if bad else ""))
-        from .text import normalize_text
         entries.setdefault(normalize_text(word), []).append(pron)
     return entries
 

@@ -99,6 +99,12 @@ class Vocabulary:
             self._lexicon = default_lexicon()
         return self._lexicon
 
+    def prepare(self, words, lexicon=None) -> None:
+        """Before :meth:`spellings` of many words: a phone vocabulary guesses the pronunciations
+        the dictionaries lack in one go (one G2P process for all); characters need nothing."""
+        if self.kind == "phones":
+            (lexicon or self.lexicon).guess(words)
+
     def spellings(self, word: str, lexicon=None) -> list[list[int]]:
         """Every unit sequence that says ``word`` (one word, normalised): its characters, or each
         of its pronunciations (``lexicon``, default :attr:`lexicon`); [] when there is none."""
@@ -127,7 +133,7 @@ class Vocabulary:
         """What ``text`` holds that these units cannot say: characters, or words without a pronunciation."""
         if self.kind == "chars":
             return {ch for ch in text if ch not in self.index}
-        self.lexicon.guess(text.split())
+        self.prepare(text.split())
         return {w for w in text.split() if not self.spellings(w)}
 
     def decode(self, ids) -> str:

@@ -322,8 +322,7 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
         vocab = Vocabulary(sorted({u.text for u in train_utts}), has_blank=False)
     else:
         vocab = Vocabulary.from_texts((u.text for u in train_utts), kind=tc.units)
-        if vocab.kind == "phones":
-            vocab.lexicon.guess({w for u in train_utts + dev_all for w in u.text.split()})
+        vocab.prepare({w for u in train_utts + dev_all for w in u.text.split()})
     if tc.init and tc.extend_vocab and not classifier and not resume:
         new = sorted({ch for u in train_utts for ch in vocab.unknown(u.text)})
         if new:

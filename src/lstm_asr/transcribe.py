@@ -167,8 +167,7 @@ class Recognizer:
             self._lexicons[opts.lexicon] = self.vocab.lexicon.with_entries(read_lexicon_file(opts.lexicon))
         lexicon = self._lexicons.get(opts.lexicon) if opts.lexicon else None
         listed = [w for entry in list(opts.words or []) + list(opts.hotwords or {}) for w in entry.split()]
-        if self.vocab.kind == "phones":
-            (lexicon or self.vocab.lexicon).guess(listed)
+        self.vocab.prepare(listed, lexicon)
         for w in listed:
             if not self.vocab.spellings(w, lexicon):
                 if self.vocab.kind == "phones":
