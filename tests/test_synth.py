@@ -127,3 +127,20 @@ def test_cli_synth_and_list_voices(tmp_path):
     assert len(read_manifest(tmp_path / "manifest.jsonl")) == 2
     code, out, err = run_cli("synth", "--list-voices", "--json", "--engines", "flite")
     assert code == 0 and {json.loads(line)["engine"] for line in out.splitlines()} == {"flite"}
+
+
+@pytest.mark.skipif(not synth.get_engine("espeak").available(), reason="espeak-ng not installed (make voices)")
+def test_mandarin_voices_say_characters(tmp_path):
+    """--language cmn: espeak-ng's Mandarin voices only; English-only engines are refused by name."""
+    voices = synth.get_engine("espeak", "cmn").voices()
+    assert "cmn" in voices and all(v.split("+")[0] in ("cmn", "cmn-latn-pinyin") for v in voices)
+    assert not any(v.startswith("cmn") for v in synth.get_engine("espeak").voices())  # English stays English
+    with pytest.raises(ConfigError, match="engine 'flite' has no voices for language 'cmn'"):
+        synth.parse_engines("espeak,flite", "cmn")
+    code, out, err = run_cli("synth", "--language", "cmn", "--words", "三 四", "--voices", "1", "--workers", "1",
+                             "--no-progress", "--out", tmp_path)
+    assert code == 0, err
+    rows = read_manifest(tmp_path / "manifest.jsonl").utterances
+    assert sorted(u.text for u in rows) == ["三", "四"] and all(u.speaker.startswith("espeak/cmn") for u in rows)
+    code, out, err = run_cli("synth", "--language", "xx-nope", "--words", "a", "--out", tmp_path / "x")
+    assert code != 0 and "no installed engine has voices for language 'xx-nope'" in err and "Traceback" not in err

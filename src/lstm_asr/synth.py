@@ -53,6 +53,8 @@ class Engine:
     licence = ""
     binary = ""
     has_pitch = True
+    languages: tuple[str, ...] | None = ("en",)  # what its voices speak; None: any the engine lists
+    language = "en"                              # the language of the voices it offers now
 
     def available(self) -> bool:
         return shutil.which(self.binary) is not None
@@ -83,13 +85,15 @@ class Engine:
 
 
 class Espeak(Engine):
-    """espeak-ng: every English accent (not the MBROLA ones) times every voice variant."""
-    name, licence, binary = "espeak", "GPL-3.0-or-later", "espeak-ng"
+    """espeak-ng: every accent of the language (English by default; ``cmn`` for Mandarin, any
+    language espeak-ng has; never the MBROLA voices) times every voice variant."""
+    name, licence, binary, languages = "espeak", "GPL-3.0-or-later", "espeak-ng", None
 
     def voices(self) -> list[str]:
         # columns: Pty Language Age/Gender VoiceName File [Other]; MBROLA voices live under mb/
-        accents = sorted({c[1] for c in map(str.split, self._lines("espeak-ng", "--voices=en")[1:])
-                          if len(c) >= 5 and c[1].startswith("en") and not c[4].startswith("mb/")})
+        lang = self.language
+        accents = sorted({c[1] for c in map(str.split, self._lines("espeak-ng", f"--voices={lang}")[1:])
+                          if len(c) >= 5 and (c[1] == lang or c[1].startswith(lang + "-")) and not c[4].startswith("mb/")})
         variants = sorted({c[4].split("/", 1)[1] for c in map(str.split, self._lines("espeak-ng", "--voices=variant")[1:])
                            if len(c) >= 5 and c[4].startswith("!v/")})
         return [a + v for a in accents for v in [""] + ["+" + v for v in variants]]
@@ -206,39 +210,55 @@ ENGINES: dict[str, type[Engine] | str] = {
     "kokoro": "lstm_asr.kokoro:KokoroEngine",
 }
 ALIASES = {"espeak-ng": "espeak", "pico2wave": "pico", "svox": "pico", "text2wave": "festival"}
-_instances: dict[str, Engine] = {}
+_instances: dict[tuple[str, str], Engine] = {}
 
 
-def get_engine(name: str) -> Engine:
-    """The engine called ``name`` (or an alias); ConfigError naming the known ones otherwise."""
+def speaks(engine: Engine, language: str) -> bool:
+    langs = getattr(engine, "languages", ("en",))
+    return langs is None or language in langs
+
+
+def get_engine(name: str, language: str = "en") -> Engine:
+    """The engine called ``name`` (or an alias) offering its voices of ``language`` (an espeak-ng
+    language code: ``en``, ``cmn``, ...); ConfigError naming the known ones otherwise."""
     key = ALIASES.get(name.strip().lower(), name.strip().lower())
     if key not in ENGINES:
         raise ConfigError(f"unknown engine {name!r} (known: {', '.join(ENGINES)})")
-    if key not in _instances:
+    if (key, language) not in _instances:
         spec = ENGINES[key]
         if isinstance(spec, str):
             module, _, cls = spec.partition(":")
             try:
                 spec = getattr(importlib.import_module(module), cls)
             except (ImportError, AttributeError) as e:
-                _instances[key] = Unavailable(key, f"{spec}: {e}")
-                return _instances[key]
-        _instances[key] = spec()
-    return _instances[key]
+                _instances[key, language] = Unavailable(key, f"{spec}: {e}")
+                return _instances[key, language]
+        engine = spec()
+        if speaks(engine, language) and language != getattr(engine, "language", "en"):
+            engine.language = language
+        _instances[key, language] = engine
+    return _instances[key, language]
 
 
-def parse_engines(spec: str | list[str] | None) -> list[Engine]:
-    """Engines named in ``"a,b"`` (each checked); None or "all": every available one."""
+def parse_engines(spec: str | list[str] | None, language: str = "en") -> list[Engine]:
+    """Engines named in ``"a,b"`` (each checked: installed, and with voices of ``language``);
+    None or "all": every available one that speaks ``language``."""
     names = spec.split(",") if isinstance(spec, str) else spec
     if names is None or [n.strip() for n in names] == ["all"]:
-        return [e for e in map(get_engine, ENGINES) if e.available() and e.voices()]
-    engines = [get_engine(n) for n in names if n.strip()]
+        engines = [e for e in (get_engine(n, language) for n in ENGINES)
+                   if e.available() and speaks(e, language) and e.voices()]
+        if not engines:
+            raise ConfigError(f"no installed engine has voices for language {language!r} (espeak-ng's codes: en, cmn, ...)")
+        return engines
+    engines = [get_engine(n, language) for n in names if n.strip()]
     if not engines:
         raise ConfigError(f"no engine named (known: {', '.join(ENGINES)})")
     for e in engines:
         if not e.available():
             raise ConfigError(f"engine {e.name!r} is not installed ({getattr(e, 'reason', None) or getattr(e, 'binary', e.name) + ' not found'}; "
                               "see `make voices`)")
+        if not speaks(e, language) or not e.voices():
+            raise ConfigError(f"engine {e.name!r} has no voices for language {language!r}")
     return list({e.name: e for e in engines}.values())
 
 
