@@ -1,5 +1,5 @@
-"""How soon do words appear while someone speaks? Partial results of the default model against its
-streaming variant, fed the same audio chunk by chunk.
+"""How soon do words appear while someone speaks? Partial results of the default model read a segment
+at a time against the same model run with a look-ahead, fed the same audio chunk by chunk.
 
 Each test recording (Speech Commands digit strings by speakers no model trained on,
 ``data/digits-commands/test_sc_seq.jsonl``, with word times in the manifest) is fed to a
@@ -10,14 +10,16 @@ it, minus the end of that word in the reference. It is algorithmic (counted in a
 so the machine's speed does not enter it). Also measured: the CPU seconds each model spends per
 second of audio with partials this often, and whether the joined finals equal the offline transcript.
 
-* the default model (bidirectional) re-decodes the open segment for every partial;
-* the streaming variant (latency-controlled, ``digits-commands-streaming``) runs on the audio as it
-  arrives, and a partial decodes its outputs so far: final ones, and for the frames still waiting
-  for their look-ahead, provisional ones computed with the look-ahead there is.
+* ``--lookaheads 0``: the bidirectional model reads each segment whole and re-decodes the open
+  segment for every partial;
+* ``--lookaheads 4`` (the default of ``lstm-asr stream``): it runs latency-controlled on the audio as
+  it arrives, and a partial decodes its outputs so far: final ones, and for the rest provisional
+  ones computed as if the stream ended there.
 
-    .venv/bin/python benchmarks/partial_latency.py [--n 100] [--manifest ...]
+    .venv/bin/python benchmarks/partial_latency.py [--n 100] [--manifest ...] [--lookaheads 0,4]
 
-Prints a table and appends one JSON object per model to benchmarks/results/partial_latency.jsonl.
+Prints a table and appends one JSON object per run to benchmarks/results/partial_latency.jsonl
+(rows before 2026-12-04 name the look-ahead 4 run "digits-commands-streaming").
 """
 from __future__ import annotations
 
@@ -61,13 +63,13 @@ def delays(events: list[tuple[float, object]], reference_words: list[dict]) -> t
     return out, matched
 
 
-def run(model, items, partial_every: float) -> dict:
+def run(model, items, partial_every: float, lookahead_s: float | None) -> dict:
     torch.set_num_threads(1)
     all_delays, matched, total, same, cpu, audio_s = [], 0, 0, 0, 0.0, 0.0
     for path, item in items:
         wave, rate = load_audio(path), 16000
-        offline = model.transcribe(wave, rate).text
-        live = StreamingRecognizer(model, rate, partial_interval=partial_every)
+        offline = model.with_lookahead(lookahead_s).transcribe(wave, rate).text
+        live = StreamingRecognizer(model, rate, partial_interval=partial_every, lookahead_s=lookahead_s)
         events = []
         t0 = time.process_time()
         for i in range(0, len(wave), CHUNK):
@@ -82,7 +84,7 @@ def run(model, items, partial_every: float) -> dict:
         total += len(item.extra["words"])
         same += join_finals([e for _, e in events]) == offline
     d = np.array(all_delays)
-    return {"model": model.config.get("name"), "recordings": len(items), "words": total,
+    return {"model": model.config.get("name"), "lookahead_s": lookahead_s, "recordings": len(items), "words": total,
             "words_right": matched, "finals_equal_offline": same,
             "delay_p50_s": round(float(np.percentile(d, 50)), 3) if len(d) else None,
             "delay_p95_s": round(float(np.percentile(d, 95)), 3) if len(d) else None,
@@ -94,7 +96,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--manifest", default=str(ROOT / "data" / "digits-commands" / "test_sc_seq.jsonl"))
     ap.add_argument("--n", type=int, default=100, help="recordings (the manifest's first N)")
-    ap.add_argument("--models", default="digits-commands,digits-commands-streaming")
+    ap.add_argument("--model", default="digits-commands")
+    ap.add_argument("--lookaheads", default="0,4", help="seconds of look-ahead to compare (0: segments read whole)")
     ap.add_argument("--partial-every", type=float, default=0.1, help="seconds of audio between partials")
     args = ap.parse_args()
     manifest = Path(args.manifest)
@@ -105,8 +108,9 @@ def main() -> None:
     if not all(u.extra.get("words") for u in utts):
         raise SystemExit(f"{manifest}: every line needs word times ('words') for the delays")
     rows = []
-    for name in args.models.split(","):
-        row = run(lstm_asr.load_model(name), items, args.partial_every)
+    model = lstm_asr.load_model(args.model)
+    for lookahead in (float(s) for s in args.lookaheads.split(",")):
+        row = run(model, items, args.partial_every, lookahead or None)
         row.update(manifest=str(args.manifest), date=time.strftime("%Y-%m-%d"), machine=platform.machine(),
                    cpus=len(__import__("os").sched_getaffinity(0)), torch=torch.__version__,
                    command="python benchmarks/partial_latency.py " + f"--n {args.n}")
@@ -116,9 +120,9 @@ def main() -> None:
     with RESULTS.open("a", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")
-    print(f"\n{'model':28} {'words right':>12} {'p50 delay':>10} {'p95 delay':>10} {'CPU s / audio s':>16}")
+    print(f"\n{'model, look-ahead':28} {'words right':>12} {'p50 delay':>10} {'p95 delay':>10} {'CPU s / audio s':>16}")
     for r in rows:
-        print(f"{r['model']:28} {r['words_right']:>5}/{r['words']:<6} {r['delay_p50_s']:>10} "
+        print(f"{r['model'] + ', ' + str(r['lookahead_s']):28} {r['words_right']:>5}/{r['words']:<6} {r['delay_p50_s']:>10} "
               f"{r['delay_p95_s']:>10} {r['cpu_s_per_audio_s']:>16}")
 
 

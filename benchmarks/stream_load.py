@@ -4,7 +4,8 @@ Starts `lstm-asr serve` (the bundled default model, or ``--model``) on 127.0.0.1
 WebSocket streams at once (start times spread over ``--spread`` seconds). Each sends real speech
 (FSDD digit strings and Speech Commands words from tests/data, joined with pauses, 16 kHz or
 48 kHz) as 100 ms int16 frames **at real-time pace**, then the end event, and checks that its joined
-finals equal the offline transcript of the same audio (``Recognizer.transcribe``).
+finals equal the offline transcript of the same audio with the same look-ahead
+(``Recognizer.with_lookahead(S).transcribe``; ``--lookahead``, 4 s as ``lstm-asr serve``).
 
 Measured:
 * latency from the end of speech to its final result: for each final with words, the wall time it
@@ -79,12 +80,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(workers: int, model: str) -> tuple[subprocess.Popen, str]:
+def start_server(workers: int, model: str, lookahead: float) -> tuple[subprocess.Popen, str]:
     import urllib.request
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "lstm_asr.cli", "serve", "--port", str(port), "--max-streams", "1000",
-                             "--model", model, "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=env)
+                             "--model", model, "--lookahead", str(lookahead), "--workers", str(workers),
+                             "--log-level", "warning"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -161,8 +163,9 @@ def main() -> None:
     ap.add_argument("--unpaced", action="store_true", help="send as fast as possible (throughput)")
     ap.add_argument("--spread", type=float, default=2.0, help="seconds over which the streams start")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--model", default="digits-commands",
-                    help="model served (digits-commands-streaming: partials from its running outputs)")
+    ap.add_argument("--model", default="digits-commands", help="model served")
+    ap.add_argument("--lookahead", type=float, default=4.0,
+                    help="seconds a stream's model reads ahead (0: each segment whole, partials re-decode it)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds a stream may wait for its results")
     args = ap.parse_args()
     import torch
@@ -173,10 +176,10 @@ def main() -> None:
     counts = [int(x) for x in args.ramp.split(",")] if args.ramp else [args.streams]
     all_streams = make_streams(max(counts))
     rec = lstm_asr.load_model(args.model)
-    expected = [rec.transcribe(w, r).text for w, r in all_streams]
+    expected = [rec.with_lookahead(args.lookahead or None).transcribe(w, r).text for w, r in all_streams]
     machine = {"cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
                "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
-    proc, url = start_server(args.workers, args.model)
+    proc, url = start_server(args.workers, args.model, args.lookahead)
     rows = []
     try:
         baseline = None
@@ -188,7 +191,7 @@ def main() -> None:
                 baseline = row["latency_p95_s"]
             row["real_time"] = bool(ok and not args.unpaced and row["latency_p95_s"] is not None
                                     and row["latency_p95_s"] <= baseline + 1.0)
-            row.update(machine=machine, workers=args.workers, model=args.model, command="python " + " ".join(sys.argv),
+            row.update(machine=machine, workers=args.workers, model=args.model, lookahead_s=args.lookahead, command="python " + " ".join(sys.argv),
                        date=time.strftime("%Y-%m-%d %H:%M"))
             print(json.dumps(row), flush=True)
             rows.append(row)

@@ -3,14 +3,14 @@
 The FSDD clips of tests/data/fsdd played back to back (little silence between them, so the speech
 segmenter finds few pauses and a segment grows to its 20 s limit) are fed to a
 :class:`lstm_asr.streaming.StreamingRecognizer` in 100 ms chunks with a partial result every
-``--partial-every`` seconds, for each length and model; CPU seconds per audio second, one thread.
+``--partial-every`` seconds, for each length and look-ahead; CPU seconds per audio second, one thread.
 
-* the default model re-decodes the whole open segment for every partial: its cost per partial
-  grows with the segment;
-* the streaming variant runs on the audio as it arrives; a partial decodes its outputs so far (the
-  word-list beam search still re-reads the whole segment's outputs).
+* ``--lookaheads 0``: the default model reads each segment whole and re-decodes the open segment
+  for every partial: its cost per partial grows with the segment;
+* ``--lookaheads 4``: it runs on the audio as it arrives, each output once; a partial decodes its
+  outputs so far.
 
-    .venv/bin/python benchmarks/unbroken_speech.py [--seconds 10,30] [--partial-every 0.5]
+    .venv/bin/python benchmarks/unbroken_speech.py [--seconds 10,30] [--partial-every 0.5] [--lookaheads 0,4]
 
 Prints one JSON object per run and appends them to benchmarks/results/unbroken_speech.jsonl.
 """
@@ -37,7 +37,8 @@ CHUNK = 1600  # 100 ms at 16 kHz
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", default="10,30", help="lengths of unbroken speech to feed")
-    ap.add_argument("--models", default="digits-commands,digits-commands-streaming")
+    ap.add_argument("--model", default="digits-commands")
+    ap.add_argument("--lookaheads", default="0,4", help="seconds of look-ahead to compare (0: segments read whole)")
     ap.add_argument("--partial-every", type=float, default=0.5, help="seconds of audio between partials")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -47,15 +48,16 @@ def main() -> None:
         if seconds * 16000 > len(speech):
             raise SystemExit(f"--seconds {seconds}: tests/data/fsdd holds {len(speech) / 16000:.0f} s of speech")
         wave = speech[:seconds * 16000]
-        for name in args.models.split(","):
-            live = StreamingRecognizer(lstm_asr.load_model(name), 16000, partial_interval=args.partial_every)
+        for lookahead in (float(s) for s in args.lookaheads.split(",")):
+            live = StreamingRecognizer(lstm_asr.load_model(args.model), 16000, partial_interval=args.partial_every,
+                                       lookahead_s=lookahead or None)
             events = []
             t0 = time.process_time()
             for i in range(0, len(wave), CHUNK):
                 events += live.accept(wave[i:i + CHUNK])
             events += live.finish()
             cpu = time.process_time() - t0
-            row = {"model": name, "seconds": seconds, "cpu_s_per_audio_s": round(cpu / seconds, 4),
+            row = {"model": args.model, "lookahead_s": lookahead or None, "seconds": seconds, "cpu_s_per_audio_s": round(cpu / seconds, 4),
                    "finals": sum(e.type == "final" for e in events),
                    "partials": sum(e.type == "partial" for e in events), "partial_every_s": args.partial_every,
                    "date": time.strftime("%Y-%m-%d"), "machine": platform.machine(), "torch": torch.__version__,

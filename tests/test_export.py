@@ -43,7 +43,7 @@ def _check_equal(model: AcousticModel, path: Path, atol: float = 1e-4):
     model.eval()
     for feats, lengths in _batches(model):
         with torch.no_grad():
-            ref, ref_len, _ = model(feats, lengths)
+            ref, ref_len = model(feats, lengths)
         out, out_len = runner(feats, lengths)
         assert out.shape == ref.shape and out_len.tolist() == ref_len.tolist()
         err = (out - ref).abs().max().item()
@@ -74,13 +74,12 @@ def test_default_model_log_probs_match_torch(tmp_path):
     _check_equal(rec.model, export_onnx(rec.model, tmp_path / "default.onnx"))
 
 
-def test_latency_controlled_model_is_refused_in_one_line(tmp_path):
-    cfg = ModelConfig(num_layers=1, hidden_size=8, conv_channels=8, num_outputs=5, input_size=10,
-                      chunk=4, right_context=2)
+def test_a_model_with_a_lookahead_is_refused_by_the_onnx_backend_in_one_line(tmp_path):
+    """Its windows are Python loops, which do not export: it runs in torch (its weights export)."""
+    rec = lstm_asr.load_model().with_lookahead(2.0)
     with pytest.raises(ConfigError) as e:
-        export_onnx(AcousticModel(cfg), tmp_path / "lc.onnx")
-    assert "model.chunk" in str(e.value) and "\n" not in str(e.value)
-    assert not (tmp_path / "lc.onnx").exists()
+        use_onnx(rec, tmp_path / "never.onnx")
+    assert "look-ahead" in str(e.value) and "\n" not in str(e.value)
 
 
 def _texts(rec, files):
@@ -135,10 +134,6 @@ def test_cli_export_and_transcribe_backend(tmp_path):
     assert onnx_out == torch_out
 
 
-def test_cli_export_refuses_latency_controlled_model(tmp_path):
-    from lstm_asr.checkpoint import bundled_models
-    lc = [m for m in bundled_models() if lstm_asr.load_model(m).model_config.chunk]
-    if not lc:
-        pytest.skip("no bundled latency-controlled model")
-    rc, _, err = run_cli("export", "-m", lc[0], "--out", tmp_path / "x.onnx")
-    assert rc == 1 and err.startswith("error: ONNX export:") and err.count("\n") == 1
+def test_cli_onnx_backend_refuses_the_streaming_alias_in_one_line():
+    rc, _, err = run_cli("transcribe", "--backend", "onnx", "-m", "digits-commands-streaming", AUDIO[0])
+    assert rc == 1 and err.startswith("error: the onnx backend") and err.count("\n") == 1

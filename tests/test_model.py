@@ -1,4 +1,4 @@
-"""The acoustic model on its own: output lengths, padding, pooling, carried state, devices."""
+"""The acoustic model on its own: output lengths, padding, pooling, layer sizes."""
 import math
 
 import pytest
@@ -19,7 +19,7 @@ def _model(**kw) -> AcousticModel:
 @pytest.mark.parametrize("frames", [1, 2, 3, 7, 8, 9, 50])
 def test_output_lengths_are_ceil_t_over_the_subsampling(factor, frames):
     m = _model(subsample=factor)
-    out, olen, _ = m(torch.randn(1, frames, 6), torch.tensor([frames]))
+    out, olen = m(torch.randn(1, frames, 6), torch.tensor([frames]))
     assert int(olen[0]) == math.ceil(frames / factor) == out.shape[1]
     assert torch.allclose(out.exp().sum(-1), torch.ones(1, out.shape[1]), atol=1e-5)  # log-probabilities
 
@@ -29,10 +29,10 @@ def test_output_lengths_are_ceil_t_over_the_subsampling(factor, frames):
 def test_padding_does_not_change_an_utterance_s_output(cell, bidirectional):
     m = _model(cell=cell, bidirectional=bidirectional)
     x = torch.randn(1, 21, 6)
-    alone, olen, _ = m(x, torch.tensor([21]))
+    alone, olen = m(x, torch.tensor([21]))
     padded = torch.cat([x, torch.randn(1, 13, 6) * 50], dim=1)  # garbage after the end
     other = torch.randn(1, 34, 6)
-    batch, blen, _ = m(torch.cat([padded, other]), torch.tensor([21, 34]))
+    batch, blen = m(torch.cat([padded, other]), torch.tensor([21, 34]))
     n = int(olen[0])
     assert int(blen[0]) == n and torch.allclose(batch[0, :n], alone[0, :n], atol=1e-5)
 
@@ -41,28 +41,16 @@ def test_padding_does_not_change_an_utterance_s_output(cell, bidirectional):
 def test_the_classifier_pools_over_real_frames_only(pool):
     m = _model(head="classifier", pool=pool, num_outputs=3)
     x = torch.randn(1, 16, 6)
-    alone, _, _ = m(x, torch.tensor([16]))
+    alone, _ = m(x, torch.tensor([16]))
     padded = torch.cat([x, torch.randn(1, 10, 6) * 50], dim=1)
-    batch, _, _ = m(torch.cat([padded, torch.randn(1, 26, 6)]), torch.tensor([16, 26]))
+    batch, _ = m(torch.cat([padded, torch.randn(1, 26, 6)]), torch.tensor([16, 26]))
     assert alone.shape == (1, 3) and torch.allclose(batch[0], alone[0], atol=1e-5)
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_a_unidirectional_model_carries_its_state_across_calls(cell):
-    m = _model(cell=cell, bidirectional=False, subsample=1)
-    x = torch.randn(1, 30, 6)
-    whole, _, _ = m(x, torch.tensor([30]))
-    first, _, state = m(x[:, :12], torch.tensor([12]))
-    second, _, _ = m(x[:, 12:], torch.tensor([18]), state)
-    assert torch.allclose(torch.cat([first, second], 1), whole, atol=1e-5)
-    fresh, _, _ = m(x[:, 12:], torch.tensor([18]))  # without the state: h0 = c0 = 0, a different answer
-    assert not torch.allclose(fresh, second, atol=1e-3)
 
 
 def test_layer_sizes_may_differ_and_the_config_is_checked():
     m = _model(num_layers=3, hidden_size=[8, 16, 4])
     assert [layer.hidden_size for layer in m.encoder.layers] == [8, 16, 4]
-    out, _, _ = m(torch.randn(2, 9, 6), torch.tensor([9, 5]))
+    out, _ = m(torch.randn(2, 9, 6), torch.tensor([9, 5]))
     assert out.shape == (2, 5, 5)
     for bad, match in (({"cell": "transformer"}, "model.cell"), ({"subsample": 3}, "subsample"),
                        ({"hidden_size": [8, 8]}, "one size per layer"), ({"head": "rnnt"}, "head")):

@@ -170,29 +170,25 @@ def test_default_model_reads_the_sample_joined_with_digital_silence():
     assert rc == 0 and out.strip() == "go left stop", err
 
 
-# ---- the streaming variant of the default model (recipes/digits-commands/streaming.sh) ------------
+# ---- the default model streamed: `--model digits-commands-streaming` (the default look-ahead) -------
 STREAMING = "digits-commands-streaming"
 
 
-def test_streaming_variant_is_the_default_model_streamed():
-    """digits-commands-streaming: the default model's weights, vocabulary, decoder and front end
-    but for the settings that make it stream (streaming.sh); on clips shorter than its first window
-    (4 s: all the samples) its outputs are the default model's."""
+def test_the_streaming_name_is_the_default_model_with_the_default_lookahead():
+    """digits-commands-streaming is no second copy of the weights: it loads the default model's
+    directory, run with the default look-ahead (4 s: chunks of 100 output frames + 100 of right
+    context, per-window normalisation, a 4 s level-floor warm-up); on clips no longer than its
+    first window (all the samples) its outputs are the default model's."""
     import lstm_asr
-    from safetensors.torch import load_file
-
     from lstm_asr.audio import load_audio
-    from lstm_asr.checkpoint import resolve_model
-    a, b = resolve_model("digits-commands"), resolve_model(STREAMING)
-    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
-    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
-    assert (a / "vocab.json").read_text() == (b / "vocab.json").read_text()
-    ca, cb = (json.loads((d / "config.json").read_text()) for d in (a, b))
-    assert cb["features"] == {**ca["features"], "normalize": "none", "level_floor_warmup_s": 4.0}
-    assert cb["model"] == {**ca["model"], "chunk": 100, "right_context": 100, "input_norm": "window"}
-    assert cb["decoding"] == ca["decoding"] and cb["derived"]["from"] == "digits-commands"
+    from lstm_asr.checkpoint import bundled_models, resolve_model
+    from lstm_asr.chunking import DEFAULT_LOOKAHEAD_S
+    assert resolve_model(STREAMING) == resolve_model("digits-commands") and STREAMING in bundled_models()
     default, streamed = lstm_asr.load_model("digits-commands"), lstm_asr.load_model(STREAMING)
-    assert streamed.streams and not default.streams
+    assert streamed.streams and not default.streams and streamed.lookahead_s == DEFAULT_LOOKAHEAD_S
+    c = streamed.chunked
+    assert (c.chunk, c.right_context, c.warmup_frames, c.normalise) == (100, 100, 400, True)
+    assert streamed.config == default.config
     for clip in sorted(SAMPLES.glob("*.wav")) + [SAMPLES / "string_2.flac", SAMPLES / "string_3.ogg"]:
         wave = load_audio(clip)
         (pa, la), (pb, lb) = default.posteriors([wave]), streamed.posteriors([wave])
@@ -200,7 +196,7 @@ def test_streaming_variant_is_the_default_model_streamed():
         torch.testing.assert_close(pb, pa, rtol=0, atol=1e-4, msg=clip.name)
 
 
-def test_streaming_variant_on_the_shipped_unseen_speakers_beside_the_default_model():
+def test_the_default_model_streamed_on_the_shipped_unseen_speakers():
     # the same 38 unseen-speaker clips and 100 FSDD test clips as the default model's tests above
     sc = _accuracy(STREAMING, DATA / "speech_commands" / "manifest.jsonl")
     fsdd = _accuracy(STREAMING, DATA / "fsdd" / "manifest.jsonl")
@@ -209,15 +205,13 @@ def test_streaming_variant_on_the_shipped_unseen_speakers_beside_the_default_mod
     assert sc >= 0.86 and fsdd >= 0.89
 
 
-def test_streaming_variant_streams_exactly_on_real_speech():
+def test_the_default_model_streams_exactly_on_real_speech():
     """Its outputs fed 0.1 s at a time (PosteriorStream) equal its outputs on the whole clip, and it
     reads the samples as the default model does."""
     import lstm_asr
     from lstm_asr.audio import load_audio
     from lstm_asr.streaming import PosteriorStream
     rec = lstm_asr.load_model(STREAMING)
-    assert rec.streams and rec.model_config.input_norm == "window"
-    assert (rec.model_config.chunk, rec.model_config.right_context) == (100, 100)  # 2-4 s of look-ahead
     wave = load_audio(SAMPLES / "string_1.wav")
     whole, olen = rec.posteriors([wave])
     stream = PosteriorStream.from_recognizer(rec)
@@ -226,46 +220,6 @@ def test_streaming_variant_streams_exactly_on_real_speech():
     rc, out, err = run_cli("transcribe", "--model", STREAMING, SAMPLES / "string_1.wav", SAMPLES / "yes_0ea0e2f4_0.wav")
     assert rc == 0, err
     assert out.splitlines() == ["six eight five seven eight two", "yes"]
-
-
-def test_interpolate_recipe_mixes_the_weights_of_two_models_of_one_shape(tmp_path):
-    """recipes/digits-commands/interpolate.py (how the earlier streaming variant's weights were made,
-    streaming_finetune.sh): here between the streaming variant and a copy of it with its weights
-    moved a little, as fine-tuning would."""
-    import shutil
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-    from safetensors.torch import load_file, save_file
-
-    from lstm_asr.checkpoint import resolve_model
-    script = ROOT / "recipes" / "digits-commands" / "interpolate.py"
-
-    def run(*args):
-        return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
-                              cwd=ROOT, timeout=120)
-    tuned_dir = tmp_path / "tuned"
-    shutil.copytree(resolve_model(STREAMING), tuned_dir)
-    gen = torch.Generator().manual_seed(0)
-    start = load_file(str(resolve_model("digits-commands") / "model.safetensors"))
-    save_file({k: v + 1e-3 * torch.randn(v.shape, generator=gen) for k, v in start.items()},
-              str(tuned_dir / "model.safetensors"))
-    tuned = load_file(str(tuned_dir / "model.safetensors"))
-    p = run("--start", "digits-commands", "--tuned", tuned_dir, "--alpha", 0.5, "--out", tmp_path / "half")
-    assert p.returncode == 0, p.stderr
-    half = load_file(str(tmp_path / "half" / "model.safetensors"))
-    for k in tuned:
-        torch.testing.assert_close(half[k], (start[k] + tuned[k]) / 2, rtol=0, atol=1e-6)
-        assert not torch.equal(half[k], start[k])
-    cfg = json.loads((tmp_path / "half" / "config.json").read_text())
-    assert cfg["model"]["right_context"] == 100 and cfg["interpolated"]["alpha"] == 0.5  # the tuned model's config
-    rc, out, err = run_cli("transcribe", "--model", tmp_path / "half", SAMPLES / "yes_0ea0e2f4_0.wav")
-    assert rc == 0 and out.strip() == "yes"
-    p = run("--start", "digits", "--tuned", STREAMING, "--alpha", 0.5, "--out", tmp_path / "bad")
-    assert p.returncode == 1 and p.stderr.startswith("error: ") and "differ in shape" in p.stderr
-    p = run("--start", "digits-commands", "--tuned", STREAMING, "--alpha", 1.5, "--out", tmp_path / "bad")
-    assert p.returncode == 2 and "--alpha must be in 0..1" in p.stderr
 
 
 def test_speech_from_the_first_sample_reads_as_well_as_padded_speech(default_model):

@@ -163,77 +163,37 @@ def test_global_statistics_are_saved_with_the_model_and_kept_by_fine_tuning(tmp_
     assert (tuned / "vocab.json").read_text() == (best / "vocab.json").read_text()
 
 
-def test_models_saved_before_the_noise_floor_keep_the_front_end_they_were_trained_with(tmp_path):
-    """A config.json without features.noise_floor (saved before 2026-12-02) loads with 0, as trained;
-    new models save the value; fine-tuning keeps the initial model's floor unless the run sets it."""
-    import shutil
-
-    import lstm_asr
+def test_fine_tuning_keeps_the_initial_front_end_unless_the_run_sets_its_floors(tmp_path):
+    """New models save their noise floor; fine-tuning keeps the initial model's floors unless the
+    run's config sets them (train.init overrides)."""
     from lstm_asr.train import RunConfig
     best = train(_tiny(tmp_path / "a"), progress=False, log=lambda m: None)
     conf = json.loads((best / "config.json").read_text())
-    assert conf["features"]["noise_floor"] == 1.0  # the default, saved
-    old = tmp_path / "old"
-    shutil.copytree(best, old)
-    del conf["features"]["noise_floor"]
-    (old / "config.json").write_text(json.dumps(conf))
-    assert lstm_asr.load_model(old).feature_config.noise_floor == 0.0
-    assert lstm_asr.load_model(best).feature_config.noise_floor == 1.0
-    kept = train(_tiny(tmp_path / "b", init=str(old), epochs=1), progress=False, log=lambda m: None)
-    assert json.loads((kept / "config.json").read_text())["features"]["noise_floor"] == 0.0
-    assert lstm_asr.load_model(old).feature_config.level_floor_db is None  # nor the level floor
-    d = {"features": {"noise_floor": 1.0, "level_floor_db": 30.0, "level_floor_warmup_s": 2.0},
-         "train": {**_tiny(tmp_path / "c", init=str(old), epochs=1).train.__dict__}}
+    assert conf["features"]["noise_floor"] == 1.0 and conf["features"]["level_floor_db"] is None
+    kept = train(_tiny(tmp_path / "b", init=str(best), epochs=1), progress=False, log=lambda m: None)
+    assert json.loads((kept / "config.json").read_text())["features"] == conf["features"]
+    d = {"features": {"noise_floor": 2.0, "level_floor_db": 30.0},
+         "train": {**_tiny(tmp_path / "c", init=str(best), epochs=1).train.__dict__}}
     raised = json.loads((train(RunConfig.from_dict(d), progress=False, log=lambda m: None) / "config.json").read_text())
-    assert (raised["features"]["noise_floor"], raised["features"]["level_floor_db"]) == (1.0, 30.0)
-    assert raised["features"]["level_floor_warmup_s"] == 2.0
+    assert (raised["features"]["noise_floor"], raised["features"]["level_floor_db"]) == (2.0, 30.0)
 
 
-def test_fine_tuning_can_make_a_model_stream(tmp_path):
-    """train.init with features.normalize and model.chunk / right_context set: the initial model's
-    weights and front end, run latency-controlled on online features (new statistics); other
-    front-end and shape options still come from the initial model."""
+def test_a_model_saved_with_retired_options_at_their_off_values_still_loads(tmp_path):
+    """model.chunk / right_context / input_norm / extra and features.level_floor_warmup_s became
+    the run-time look-ahead (2026-12): a config.json that has them switched off loads (they are
+    dropped); one that has them on is refused, naming the option and what replaced it."""
     import lstm_asr
-    from lstm_asr.train import RunConfig
-    best = train(_tiny(tmp_path / "a"), progress=False, log=lambda m: None)
-    saved = json.loads((best / "config.json").read_text())
-    d = {"features": {"normalize": "causal", "n_mels": 80}, "model": {"chunk": 6, "right_context": 2, "dropout": 0.0},
-         "train": {**_tiny(tmp_path / "b", init=str(best), epochs=1).train.__dict__}}
-    tuned = train(RunConfig.from_dict(d), progress=False, log=lambda m: None)
-    conf = json.loads((tuned / "config.json").read_text())
-    assert conf["features"]["normalize"] == "causal" and conf["features"]["n_mels"] == 40
-    assert len(conf["features"]["global_mean"]) == 40  # (recomputed: global and causal share their statistics)
-    assert {k: conf["model"][k] for k in ("chunk", "right_context", "dropout")} == {"chunk": 6, "right_context": 2, "dropout": 0.0}
-    assert {k: v for k, v in conf["model"].items() if k not in ("chunk", "right_context", "dropout")} == \
-        {k: v for k, v in saved["model"].items() if k not in ("chunk", "right_context", "dropout")}
-    rec = lstm_asr.load_model(tuned)
-    assert rec.streams and not lstm_asr.load_model(best).streams
-    # the same with the offline model as its teacher (knowledge distillation)
-    d["train"] = {**d["train"], "out_dir": str(tmp_path / "c" / "run"), "teacher": str(best), "teacher_weight": 2.0}
-    logs = []
-    taught = train(RunConfig.from_dict(d), progress=False, log=logs.append)
-    assert json.loads((taught / "config.json").read_text())["training"]["train"]["teacher"] == str(best)
-    assert np.isfinite(float((tmp_path / "c" / "run" / "curves.csv").read_text().splitlines()[1].split(",")[2]))
-
-
-def test_distillation_loss_and_teachers_that_cannot_teach(tmp_path):
-    from lstm_asr.train import RunConfig, distillation_loss
-    torch.manual_seed(0)
-    a = torch.log_softmax(torch.randn(2, 5, 4), -1)
-    b = torch.log_softmax(torch.randn(2, 5, 4), -1)
-    lengths, targets = torch.tensor([5, 3]), torch.tensor([2, 1])
-    assert float(distillation_loss(a, a, lengths, targets)) == pytest.approx(0.0, abs=1e-6)
-    loss = distillation_loss(b, a, lengths, targets)
-    c = b.clone()
-    c[1, 3:] = 0.0  # frames past an utterance's end are not read
-    assert float(loss) > 0 and float(distillation_loss(c, a, lengths, targets)) == pytest.approx(float(loss))
-    kl = (a.exp() * (a - b)).sum(-1)
-    assert float(loss) == pytest.approx(float((kl[0].sum() / 2 + kl[1, :3].sum() / 1) / 2), rel=1e-5)
-    cfg = _tiny(tmp_path, teacher="digits")  # its own vocabulary (from FSDD texts) is not the teacher's
-    with pytest.raises(ConfigError, match="train.teacher digits: its output units differ"):
-        train(cfg, progress=False, log=lambda m: None)
-    with pytest.raises(ConfigError, match="train.teacher_weight"):
-        RunConfig.from_dict({"train": {"teacher_weight": -1}})
+    best = train(_tiny(tmp_path / "a", epochs=1), progress=False, log=lambda m: None)
+    conf = json.loads((best / "config.json").read_text())
+    conf["model"].update(chunk=0, right_context=0, input_norm="none", extra={})
+    conf["features"]["level_floor_warmup_s"] = 0.0
+    (best / "config.json").write_text(json.dumps(conf))
+    assert lstm_asr.load_model(best).model_config.to_dict() == {k: v for k, v in conf["model"].items()
+                                                                  if k not in ("chunk", "right_context", "input_norm", "extra")}
+    conf["model"]["chunk"] = 100
+    (best / "config.json").write_text(json.dumps(conf))
+    with pytest.raises(lstm_asr.ConfigError, match="model.chunk=100 is no longer an option.*--lookahead"):
+        lstm_asr.load_model(best)
 
 
 def test_training_without_a_dev_set_keeps_the_last_model(tmp_path):

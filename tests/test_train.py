@@ -186,6 +186,17 @@ def test_resume_refuses_a_changed_schedule_unless_forced(tmp_path):
     assert json.loads((tmp_path / "run" / "last" / "trainer.json").read_text())["epoch"] == 2
 
 
+def test_options_a_run_saved_that_no_longer_exist_do_not_block_its_resume(tmp_path):
+    from lstm_asr.config import check_resumable
+    cfg = RunConfig.from_dict(_config(tmp_path, epochs=1))
+    saved = cfg.to_dict()
+    saved["train"]["teacher"], saved["model"]["extra"] = "", {}  # retired options, as an older run saved them
+    check_resumable(cfg, saved, force=False, where=tmp_path)
+    saved["train"]["lr"] = 1.0
+    with pytest.raises(ConfigError, match=r"\(train.lr\)"):
+        check_resumable(cfg, saved, force=False, where=tmp_path)
+
+
 def test_the_last_checkpoint_is_swapped_atomically(tmp_path):
     cfg = RunConfig.from_dict(_config(tmp_path, epochs=2))
     train(cfg, progress=False, log=lambda m: None)

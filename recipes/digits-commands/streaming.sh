@@ -1,60 +1,34 @@
 #!/usr/bin/env bash
-# The streaming variant of the bundled default model, shipped as `digits-commands-streaming` (since
-# 2026-12-02): the default model itself, its weights unchanged, run so that it streams exactly:
-#   - latency-controlled (model.chunk / right_context 100 / 100 output frames of 20 ms: the backward
-#     LSTM direction reads to the end of the 2 s chunk + 2 s more, so 2-4 s of look-ahead);
-#   - its per-utterance normalisation made per window (model.input_norm: window, features.normalize:
-#     none): each bin's mean and variance over the frames from the start to the window's end;
-#   - its level floor (30 dB) following the mean power of frames 0..t, except that the first 4 s
-#     (the first window's span) take their mean over all of them (features.level_floor_warmup_s).
-# An utterance of up to 4 s therefore gets exactly the default model's outputs; a longer one differs
-# only through the look-ahead and the running statistics. No training: this only writes a config.
-#   bash recipes/digits-commands/streaming.sh          # build, then score it beside the default model
-#                                                      # on the dev and test sets (about 10 min, 2 cores)
-#   bash recipes/digits-commands/streaming.sh build    # build only: runs/digits-commands-streaming
-#   EARLIER=DIR bash recipes/digits-commands/streaming.sh sweep   # the dev comparison that chose it
-# The build equals the shipped model (weights and config; tests/test_model_regression.py).
-# Needs data/digits-commands (prepare.py here) for the scores.
+# The default model streamed, scored beside the same model read offline, on the six dev sets and
+# every test set (results/streaming_scores.jsonl), then the differences on the strings with 95 %
+# intervals over speakers. Streaming is a run-time option of the model, not a second model:
+# `--model digits-commands-streaming` names the default model run with the default look-ahead
+# (4 s: `lstm-asr stream --lookahead 4`; src/lstm_asr/chunking.py), whose offline outputs are what
+# a stream's finals are. No training, no model copy.
+#   bash recipes/digits-commands/streaming.sh          # about 10 min on 2 cores (JOBS=2 at once)
+# Needs data/digits-commands (prepare.py here; digital_silence.py makes the padded and quiet sets).
 set -euo pipefail
-. recipes/digits-commands/front_end_variants.sh
-STREAMED="c['features'].update(normalize='none', level_floor_warmup_s=float(sys.argv[2]))
-c['model'].update(chunk=100, right_context=100, input_norm='window')"
-OUT=runs/digits-commands-streaming
-model_copy digits-commands $OUT "c['name'] = 'digits-commands-streaming'
-$STREAMED
-c['derived'] = {'from': 'digits-commands', 'weights': 'unchanged', 'recipe': 'recipes/digits-commands/streaming.sh'}" 4
-rm -f $OUT/README.md
-[ "${1:-}" != build ] || { echo $OUT; exit 0; }
-derived_sets
-if [ "${1:-}" = sweep ]; then
-  # 2026-12-02: candidates on the six dev sets (the sets the level floor was chosen on), each beside
-  # the default model: the earlier variant (fine-tuned and interpolated weights, level floor 35 dB, as
-  # shipped then; streaming_finetune.sh + level_floor.sh) with a warm-up of 1, 2 or 4 s or a 30 dB
-  # floor, and the default model's own weights streamed with and without the warm-up. Chosen: the
-  # candidate closest to the default model on every dev set (largest difference in WER), as the
-  # variant is meant to be the default model, streamed.
-  EARLIER=${EARLIER:-runs/digits-commands-streaming-ft/wise-0.75}
-  OUTS=$R/results/streaming_warmup_sweep.jsonl
-  : > $OUTS
-  for c in "s35-w4 $EARLIER 35 4" "s35-w2 $EARLIER 35 2" "s35-w1 $EARLIER 35 1" "s30-w4 $EARLIER 30 4" \
-           "d30-w4 digits-commands 30 4" "d30-w0 digits-commands 30 0"; do
-    set -- $c
-    model_copy $2 runs/warmup/$1 "$STREAMED
-c['features'].update(level_floor_db=float(sys.argv[3]))" $4 $3
-    for set in $DEV; do score runs/warmup/$1 $set "{\"variant\": \"$1\"}" >> $OUTS & in_parallel; done
-  done
-  wait
-  exit 0
-fi
+PY=${PYTHON:-.venv/bin/python}
+LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
+R=recipes/digits-commands
+D=data/digits-commands
+DEV="dev dev_sc_seq dev_sc_strings dev_seq_zero dev_pad dev_quiet"
+[ -f $D/test_quiet.jsonl ] || $PY $R/digital_silence.py --data $D
+score() {  # MODEL SET -> one JSON line: set, model, n, sent_acc, wer, date (hypotheses in runs/SET-MODEL.jsonl)
+  OMP_NUM_THREADS=1 $LSTM_ASR evaluate --threads 1 --model "$1" --manifest "$D/$2.jsonl" --json --no-progress \
+      --save-hyps "runs/$2-$1.jsonl" \
+    | $PY -c "import json,sys,datetime; d=json.load(sys.stdin); print(json.dumps({'set': sys.argv[1], 'model': sys.argv[2], 'n': d['n'], 'sent_acc': round(d['sent_acc'], 4), 'wer': round(d['wer'], 4), 'date': str(datetime.date.today())}))" "$2" "$1"
+}
+mkdir -p runs
 OUTS=$R/results/streaming_scores.jsonl
 : > $OUTS
 for set in $DEV $(cd $D && ls test*.jsonl | sed 's/.jsonl$//'); do
   for model in digits-commands digits-commands-streaming; do
-    score $model $set '{}' runs/$set-$model.jsonl >> $OUTS & in_parallel
+    score $model $set >> $OUTS &
+    [ "$(jobs -r | wc -l)" -lt "${JOBS:-2}" ] || wait -n
   done
 done
 wait
-# the differences with 95 % intervals over speakers, on the strings
 for set in test_sc_seq test_sc_strings; do
   $LSTM_ASR compare runs/$set-digits-commands.jsonl runs/$set-digits-commands-streaming.jsonl
 done

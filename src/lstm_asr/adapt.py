@@ -23,11 +23,8 @@ from .train import RunConfig, train
 def adapt(model, manifest, out, minutes: float = 2.0, epochs: int = 40, lr: float = 1e-3,
           device: str = "auto", threads: int = 1, seed: int = 0, progress: bool = True, log=print) -> Path:
     """Fine-tune ``model`` (a directory or bundled name) on ``manifest`` for at most ``minutes``
-    (or ``epochs`` passes) and write the adapted model directory ``out``; returns ``out``."""
-    if not minutes > 0:
-        raise ConfigError(f"--minutes must be > 0, not {minutes}")
-    if not epochs > 0:
-        raise ConfigError(f"--epochs must be > 0, not {epochs}")
+    (0: no time limit) or ``epochs`` passes and write the adapted model directory ``out``; returns
+    ``out``. The values are checked as the run's ``train.max_minutes``, ``train.epochs``, ``train.lr``."""
     src = resolve_model(model)
     config, _, _ = load_model_files(src)
     n = len(read_manifest(manifest).utterances)  # a bad line stops here, naming FILE:LINE

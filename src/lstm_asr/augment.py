@@ -14,26 +14,27 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, load_audio, resample
-from .errors import ConfigError, check_keys
+from .errors import ConfigError
+from .validate import check_keys, checked, ints, reals
 
 
 @dataclass
 class AugmentConfig:
-    speeds: list = field(default_factory=lambda: [0.9, 1.0, 1.1])  # Kaldi-style 3-way perturbation
+    speeds: list = checked([0.9, 1.0, 1.1], reals(0, 10, lo_open=True))  # Kaldi-style 3-way perturbation
     noise_files: list = field(default_factory=list)   # wav files of real noise
-    noise_prob: float = 0.0
-    snr_db: list = field(default_factory=lambda: [5.0, 30.0])      # uniform range
-    pad_prob: float = 0.5        # add random silence (with a faint noise floor) before/after
-    pad_max_s: float = 0.5
-    gain_db: list = field(default_factory=lambda: [-20.0, 6.0])
-    bandlimit_prob: float = 0.0  # resample through 8 kHz (telephone band)
-    reverb_prob: float = 0.0     # convolve with a synthetic room impulse response
-    rt60: list = field(default_factory=lambda: [0.15, 0.6])  # its reverberation time range (s)
-    vtlp: list = field(default_factory=list)  # [low, high] filter-bank warp range, e.g. [0.9, 1.1]; [] = off
-    freq_masks: int = 2          # SpecAugment
-    freq_mask_width: int = 15
-    time_masks: int = 2
-    time_mask_frac: float = 0.05
+    noise_prob: float = checked(0.0, reals(0, 1))
+    snr_db: list = checked([5.0, 30.0], reals())        # uniform range
+    pad_prob: float = checked(0.5, reals(0, 1))         # add random silence (with a faint noise floor) before/after
+    pad_max_s: float = checked(0.5, reals(0, 60))
+    gain_db: list = checked([-20.0, 6.0], reals())
+    bandlimit_prob: float = checked(0.0, reals(0, 1))   # resample through 8 kHz (telephone band)
+    reverb_prob: float = checked(0.0, reals(0, 1))      # convolve with a synthetic room impulse response
+    rt60: list = checked([0.15, 0.6], reals(0, 10))     # its reverberation time range (s)
+    vtlp: list = checked([], reals())  # [low, high] filter-bank warp range, e.g. [0.9, 1.1]; [] = off
+    freq_masks: int = checked(2, ints(0, 100))          # SpecAugment
+    freq_mask_width: int = checked(15, ints(0, 1024))
+    time_masks: int = checked(2, ints(0, 100))
+    time_mask_frac: float = checked(0.05, reals(0, 1))
 
     @classmethod
     def from_dict(cls, d: dict) -> "AugmentConfig":

@@ -4,7 +4,8 @@ A model directory holds ``config.json`` (front end + model + labels: everything 
 it), ``vocab.json`` (output units), ``model.safetensors`` (weights) and ``README.md``.
 A training checkpoint is a model directory plus ``trainer.safetensors`` (optimizer tensors) and
 ``trainer.json`` (epoch, history, scheduler and optimizer scalars, RNG states).
-Bundled models live in ``lstm_asr/models/NAME``; :func:`resolve_model` finds them by name.
+Bundled models live in ``lstm_asr/models/NAME``, one directory per set of weights; :func:`resolve_model`
+finds them by name, and by the names in :data:`ALIASES` (a bundled model run with a look-ahead).
 """
 from __future__ import annotations
 
@@ -15,25 +16,41 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .chunking import DEFAULT_LOOKAHEAD_S
 from .errors import ConfigError
 
 FORMAT = "lstm-asr/1"
 BUNDLED = Path(__file__).parent / "models"
 DEFAULT_MODEL = "digits-commands"
+# names of a bundled model run with a look-ahead (the name earlier releases shipped a copy under):
+# name -> (bundled model, look-ahead in seconds)
+ALIASES = {"digits-commands-streaming": (DEFAULT_MODEL, DEFAULT_LOOKAHEAD_S)}
+# options of earlier model configs, now run-time options (the look-ahead) or gone: a saved model
+# that has them at the value that meant "off" still loads (they are dropped); any other is refused
+RETIRED = {"features": {"level_floor_warmup_s": 0.0},
+           "model": {"chunk": 0, "right_context": 0, "input_norm": "none", "extra": {}}}
 
 
 def bundled_models() -> list[str]:
-    return sorted(p.name for p in BUNDLED.iterdir() if (p / "config.json").is_file()) if BUNDLED.is_dir() else []
+    """The names :func:`resolve_model` knows: the bundled model directories and the aliases."""
+    names = [p.name for p in BUNDLED.iterdir() if (p / "config.json").is_file()] if BUNDLED.is_dir() else []
+    return sorted(names + list(ALIASES))
 
 
 def resolve_model(name_or_dir: str | Path | None) -> Path:
-    """A model directory path, or the name of a bundled model -> the directory."""
+    """A model directory path, or the name of a bundled model (or alias) -> the directory."""
+    return resolve_alias(name_or_dir)[0]
+
+
+def resolve_alias(name_or_dir: str | Path | None) -> tuple[Path, float | None]:
+    """As :func:`resolve_model`, with the look-ahead in seconds the name asks for (an alias's; else None)."""
     name = DEFAULT_MODEL if name_or_dir is None else str(name_or_dir)
     path = Path(name)
     if (path / "config.json").is_file():
-        return path
-    if (BUNDLED / name / "config.json").is_file():
-        return BUNDLED / name
+        return path, None
+    model, lookahead_s = ALIASES.get(name, (name, None))
+    if (BUNDLED / model / "config.json").is_file():
+        return BUNDLED / model, lookahead_s
     known = ", ".join(bundled_models()) or "none"
     raise ConfigError(f"{name}: not a model directory (no config.json) nor a bundled model ({known})")
 
@@ -61,6 +78,7 @@ def load_model_files(directory) -> tuple[dict, Path, dict]:
         raise ConfigError(f"{cfg_path}: cannot read model config ({e})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ConfigError(f"{cfg_path}: not an {FORMAT} model config")
+    _drop_retired(config, cfg_path)
     try:
         state = load_file(str(weights))
     except (OSError, SafetensorError) as e:
@@ -70,6 +88,17 @@ def load_model_files(directory) -> tuple[dict, Path, dict]:
             raise ConfigError(f"{weights}: weight {name} holds NaN or infinite values (a diverged or damaged model)")
     _check_sections(config, cfg_path)
     return config, d / "vocab.json", state
+
+
+def _drop_retired(config: dict, cfg_path: Path) -> None:
+    for section, options in RETIRED.items():
+        values = config.get(section)
+        for key, off in options.items():
+            if isinstance(values, dict) and key in values:
+                if values[key] != off:
+                    raise ConfigError(f"{cfg_path}: {section}.{key}={values[key]!r} is no longer an option: "
+                                      "the look-ahead is chosen at run time (lstm-asr stream --lookahead)")
+                del values[key]
 
 
 def _check_sections(config: dict, cfg_path: Path) -> None:

@@ -1,11 +1,19 @@
-"""`lstm-asr`: the command line. Each subcommand is a thin layer over the library."""
+"""`lstm-asr`: the command line. Each subcommand is a thin layer over the library: ``cmd_NAME(args)``
+calls it with the parsed options and prints what it returns; ``main`` turns the library's errors
+into one line and an exit status.
+
+Why this module is longer than 450 lines: most of it is argparse's grammar of the thirteen
+subcommands and actions (``build_parser``, about 230 lines, and the example texts), every option
+with its check from :mod:`.validate` and its help text. The commands themselves are short; audio
+sources are in :mod:`.sources`, decoding flags become options in :mod:`.options`, evaluation's
+reports in :mod:`.evaluate`, output formats in :mod:`.output`.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
-import time
 
 from . import validate as V
 
@@ -79,54 +87,11 @@ def _decoding_args(p, nbest: bool = True):
 
 
 def _apply_decoding(rec, args) -> None:
-    """The model's default decoder, or greedy with --greedy, with the given flags on top."""
-    import dataclasses
-    from pathlib import Path
-
-    from .errors import ConfigError
-    from .transcribe import DecodeOptions
-    # --beam 1 is greedy decoding: like --greedy it sets the model's default search aside
-    opts = DecodeOptions() if args.greedy or args.beam == 1 else dataclasses.replace(rec.default_options)
-    if args.words_file:
-        try:
-            opts.words = Path(args.words_file).read_text(encoding="utf-8").split()
-        except OSError as e:
-            raise ConfigError(f"{args.words_file}: cannot read word list ({e.strerror or e})") from None
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{args.words_file}: the word list is not UTF-8 text (byte {e.start + 1})") from None
-        if not opts.words:
-            raise ConfigError(f"{args.words_file}: the word list is empty")
-    if args.words:
-        opts.words = (opts.words if args.words_file else []) + args.words.split()
-    if args.hotword:
-        opts.hotwords = {word: DecodeOptions.HOTWORD_BONUS if bonus is None else bonus
-                         for word, bonus in args.hotword}
-    if getattr(args, "lexicon", None):
-        if not Path(args.lexicon).is_file():
-            raise ConfigError(f"{args.lexicon}: no such lexicon file")
-        opts.lexicon = args.lexicon
-    if args.lm:
-        if not Path(args.lm).is_file():
-            raise ConfigError(f"{args.lm}: no such LM file")
-        opts.lm = args.lm
-    for flag, field in (("beam", "beam_size"), ("alpha", "alpha"), ("beta", "beta"), ("nbest", "nbest")):
-        if getattr(args, flag, None) is not None:
-            setattr(opts, field, getattr(args, flag))
-    rec.set_decoding(opts)
-
-
-def _json_line(path, t, long: bool) -> str:
-    obj = {"audio": path, "text": t.text}
-    if long:
-        obj.update(start=round(t.start, 3), end=round(t.end, 3))
-    else:
-        obj["duration"] = round(t.duration, 3)
-    if t.words:
-        obj["words"] = t.words
-    if t.nbest:
-        obj["nbest"] = t.nbest
-    from .output import dumps
-    return dumps(obj)
+    """The model's default decoder, or greedy with --greedy or --beam 1, with the given flags on top."""
+    from .options import from_flags
+    rec.set_decoding(from_flags(rec.default_options, greedy=args.greedy, beam_size=args.beam, lm=args.lm,
+                                alpha=args.alpha, beta=args.beta, words=args.words, words_file=args.words_file,
+                                lexicon=args.lexicon, hotwords=args.hotword, nbest=getattr(args, "nbest", None)))
 
 
 def _backend_arg(p):
@@ -175,10 +140,10 @@ def cmd_transcribe(args) -> int:
     and with --json one line per speech segment as soon as it is recognised."""
     from tqdm import tqdm
 
-    from . import load_model
     from .audio import duration_of
     from .errors import AudioError, ConfigError
-    from .output import FORMATS, write_outputs
+    from .output import FORMATS, json_line, write_outputs
+    from .sources import stdin_file
     formats = list(FORMATS) if args.output_format == "all" else [args.output_format]
     if args.paths.count("-") > 1:
         raise ConfigError("'-' (standard input) can be given once")
@@ -188,7 +153,7 @@ def cmd_transcribe(args) -> int:
     for path in tqdm(args.paths, desc="transcribing", unit="file", disable=not _progress(len(args.paths), args),
                      leave=False):
         try:
-            with _readable(path) as source:
+            with stdin_file(path) as source:
                 total = duration_of(source)
                 long = total > args.long_over
                 bar = tqdm(total=round(total), desc=path, unit="s", leave=False,
@@ -198,7 +163,7 @@ def cmd_transcribe(args) -> int:
                 def show(seg):
                     if long and args.json:
                         bar.clear()
-                        print(_json_line(path, seg, long=True), flush=True)
+                        print(json_line(path, seg, segment=True), flush=True)
                         shown.append(seg)
                 t = rec.transcribe(source, max_seconds=args.max_segment, on_segment=show,
                                    progress=lambda s: bar.update(round(s) - bar.n))
@@ -208,43 +173,19 @@ def cmd_transcribe(args) -> int:
             failed += 1
             continue
         if not shown:  # one line per file (a long file with --json: one per segment, or this if none)
-            print(_json_line(path, t, long=False) if args.json else
+            print(json_line(path, t) if args.json else
                   f"{path}\t{t.text}" if args.with_names else t.text, flush=True)
         if args.output_dir:
             write_outputs(t.segments, path, args.output_dir, formats)
     return 1 if failed else 0
 
 
-class _readable:
-    """``with _readable(path) as p``: ``p`` is ``path``, or for ``-`` a temporary copy of standard
-    input (errors then name ``-``)."""
-
-    def __init__(self, path: str):
-        self.path, self.tmp = path, None
-
-    def __enter__(self) -> str:
-        if self.path != "-":
-            return self.path
-        import tempfile
-        self.tmp = tempfile.NamedTemporaryFile(prefix="lstm-asr-stdin-", delete=False)
-        self.tmp.write(sys.stdin.buffer.read())
-        self.tmp.close()
-        return self.tmp.name
-
-    def __exit__(self, kind, err, tb):
-        if self.tmp is not None:
-            os.unlink(self.tmp.name)
-            from .errors import AudioError
-            if isinstance(err, AudioError):
-                raise AudioError("-", err.reason.replace(self.tmp.name, "-")) from None
-        return False
-
-
 def cmd_evaluate(args) -> int:
     """Every manifest line through the same pipeline as ``transcribe`` (batched across files);
     with --noise, once per --snr condition (:mod:`lstm_asr.evaluate`)."""
-    from .data import read_manifest
-    from .evaluate import evaluate
+    from .data import read_manifest, write_manifest
+    from .evaluate import DEFAULT_SNRS, evaluate, evaluate_noisy, format_report, format_table, hyps_path, parse_snrs
+    from .output import dumps
     if args.snr is not None and args.noise is None:
         print("error: --snr needs --noise DIR (the noise recordings to mix in)", file=sys.stderr)
         return 2
@@ -254,62 +195,28 @@ def cmd_evaluate(args) -> int:
     for msg in man.skipped:
         print(f"error: {msg}", file=sys.stderr)
     on_error = lambda e: print(f"error: {e}", file=sys.stderr)  # noqa: E731
-    if args.noise is not None:
-        return _evaluate_noisy(args, rec, man, on_error)
-    res = evaluate(rec, man, max_seconds=args.max_segment, worst=args.worst,
-                   progress=_progress(len(man), args), on_error=on_error)
-    if res is None:
-        print("error: no utterance could be read", file=sys.stderr)
-        return 1
-    rows, worst, failed, audio_s = res.pop("utterances"), res["worst"], res["failed"], res["audio_seconds"]
-    if args.save_hyps:
-        from .data import write_manifest
-        write_manifest(args.save_hyps, rows)
-    if args.json:
-        from .output import dumps
-        print(dumps(res))
+    kw = dict(max_seconds=args.max_segment, worst=args.worst, progress=_progress(len(man), args), on_error=on_error)
+    noisy = args.noise is not None
+    if noisy:
+        if not args.json:
+            print(f"noise {args.noise}, seed {args.seed}, {len(man)} utterances", flush=True)
+        results = evaluate_noisy(rec, man, args.noise, args.snr or parse_snrs(DEFAULT_SNRS), seed=args.seed, **kw)
     else:
-        print(f"utterances {res['n']} ({audio_s:.1f} s of audio), failed {failed}")
-        print(f"WER {100 * res['wer']:.2f} %  CER {100 * res['cer']:.2f} %  "
-              f"sentence accuracy {100 * res['sent_acc']:.2f} %  RTF {res['rtf']:.4f}")
-        ci = res["ci95"]
-        if ci["clusters"] > 1:
-            print(f"95 % intervals over {ci['clusters']} {ci['by']}s: WER {100 * ci['wer'][0]:.1f}-{100 * ci['wer'][1]:.1f} %, "
-                  f"sentence accuracy {100 * ci['sent_acc'][0]:.1f}-{100 * ci['sent_acc'][1]:.1f} %")
-        else:
-            print(f"one {ci['by']}: no interval (a bootstrap over one {ci['by']} has no spread)")
-        if res["speakers"] and len(res["speakers"]) > 1:
-            print("hardest speakers: " + ", ".join(f"{v['speaker']} WER {100 * v['wer']:.1f} % ({v['n']})"
-                                                   for v in res["speakers"][:3]))
-        for w in worst:
-            print(f"  {w['audio']}\n    ref: {w['ref']}\n    hyp: {w['hyp']}")
-    return 1 if failed else 0
-
-
-def _evaluate_noisy(args, rec, man, on_error) -> int:
-    """``evaluate --noise DIR --snr S,...``: one table row (or --json line) per condition."""
-    from .evaluate import DEFAULT_SNRS, evaluate_noisy, format_table, hyps_path, parse_snrs
-    from .output import dumps
-    snrs = args.snr or parse_snrs(DEFAULT_SNRS)
-    if not args.json:
-        print(f"noise {args.noise}, seed {args.seed}, {len(man)} utterances", flush=True)
-    rows, failed = [], False
-    for res in evaluate_noisy(rec, man, args.noise, snrs, seed=args.seed, max_seconds=args.max_segment,
-                              worst=args.worst, progress=_progress(len(man), args), on_error=on_error):
+        results = [evaluate(rec, man, **kw)]
+    rows = []
+    for res in results:  # one per condition, as it is done
         if res is None:
             print("error: no utterance could be read", file=sys.stderr)
             return 1
         hyps = res.pop("utterances")
-        failed = failed or res["failed"] > 0
         if args.save_hyps:
-            from .data import write_manifest
-            write_manifest(hyps_path(args.save_hyps, res["snr"]), hyps)
+            write_manifest(hyps_path(args.save_hyps, res["snr"]) if noisy else args.save_hyps, hyps)
         if args.json:
             print(dumps(res), flush=True)
         rows.append(res)
     if not args.json:
-        print(format_table(rows))
-    return 1 if failed else 0
+        print(format_table(rows) if noisy else format_report(rows[0]))
+    return 1 if any(r["failed"] for r in rows) else 0
 
 
 def _arg_noise_dir(s: str) -> str:
@@ -374,17 +281,10 @@ def cmd_adapt(args) -> int:
 
 
 def cmd_lm_build(args) -> int:
-    from pathlib import Path
-
     from .errors import ConfigError
     from .lm import build_arpa, save_arpa
     from .text import normalize_text
-    try:
-        lines = Path(args.corpus).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise ConfigError(f"{args.corpus}: cannot read corpus ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{args.corpus}: the corpus is not UTF-8 text (byte {e.start + 1})") from None
+    lines = V.read_text(args.corpus, "corpus").splitlines()
     sentences = [t for t in (normalize_text(line) for line in lines) if t]
     if not sentences:
         raise ConfigError(f"{args.corpus}: no sentences")
@@ -420,7 +320,7 @@ def _strings(s: str) -> list[tuple[str, int]]:
 
 def cmd_synth(args) -> int:
     from . import synth
-    engines = synth.parse_engines(args.engines)
+    engines = synth.parse_engines(args.engines, args.language)
     if args.list_voices:
         for v in synth.list_voices(engines):
             print(json.dumps(v) if args.json else f"{v['engine']}\t{v['voice']}\t{v['licence']}")
@@ -463,6 +363,7 @@ SYNTH_EPILOG = """examples:
   lstm-asr synth --words "yes no" --engines espeak,flite --voices 6 --per-voice 2 --out data/synth-yesno
   lstm-asr synth --strings digits:200,commands:100 --voices 40 --workers 2 --out data/synth-strings
   lstm-asr synth --text-file sentences.txt --engines all --exclude-voices held-out.txt --out data/synth-text
+  lstm-asr synth --language cmn --words "零 一 二 三" --voices 20 --out data/synth-cmn    Mandarin (espeak-ng's cmn voices)
 
 Each text is spoken by each chosen voice --per-voice times, each time at a rate and pitch drawn from
 --rate and --pitch, with 0..--max-silence seconds of silence before and after (exactly 0 at each end
@@ -473,83 +374,19 @@ engine, voice, rate, pitch, silences and duration. Rerunning the same command sk
 Install the engines with `make voices`."""
 
 
-def _stream_source(args):
-    """(sample rate, iterator of PCM chunks) of `lstm-asr stream`'s input: a file read block by
-    block, raw int16 PCM on stdin, or the microphone (until Ctrl-C)."""
-    import numpy as np
-
-    from .errors import AudioError, ConfigError
-    block = max(1, int(args.chunk * args.rate))
-    if args.mic:
-        try:
-            import sounddevice as sd
-            info = sd.query_devices(kind="input")
-        except (ImportError, OSError) as e:  # no PortAudio library
-            raise ConfigError(f"--mic: no audio capture available ({e})") from None
-        except Exception as e:  # noqa: BLE001 - sounddevice.PortAudioError: no input device
-            raise ConfigError(f"--mic: no capture device found ({e})") from None
-        rate = int(info["default_samplerate"]) or 16000
-
-        def mic():
-            import queue
-            q: queue.Queue = queue.Queue()
-            try:
-                stream = sd.InputStream(samplerate=rate, channels=1, dtype="int16",
-                                        blocksize=int(args.chunk * rate), callback=lambda d, *_: q.put(d[:, 0].copy()))
-            except Exception as e:  # noqa: BLE001 - the device refuses the format
-                raise ConfigError(f"--mic: cannot open {info['name']!r} ({e})") from None
-            print(f"listening on {info['name']} at {rate} Hz; Ctrl-C ends", file=sys.stderr, flush=True)
-            with stream:
-                try:
-                    while True:
-                        yield q.get()
-                except KeyboardInterrupt:
-                    return
-        return rate, mic()
-    if args.input == "-":
-        def stdin():
-            pending = b""
-            read = getattr(sys.stdin.buffer, "read1", sys.stdin.buffer.read)
-            while True:
-                data = read(2 * block)
-                if not data:
-                    if pending:  # after every whole sample: the caller finishes the stream, then reports it
-                        raise AudioError("standard input", "raw int16 PCM ended with an odd byte: the last "
-                                         "byte is not a whole sample and was ignored")
-                    return
-                data, pending = pending + data, b""
-                if len(data) % 2:
-                    data, pending = data[:-1], data[-1:]
-                yield np.frombuffer(data, "<i2")
-        return args.rate, stdin()
-    from .audio import open_checked
-    with open_checked(args.input) as f:
-        rate = f.samplerate
-
-    def read_file():
-        with open_checked(args.input) as f:
-            n = max(1, int(args.chunk * f.samplerate))
-            while True:
-                data = f.read(n, dtype="float32", always_2d=True)
-                if not len(data):
-                    return
-                if args.realtime:
-                    time.sleep(len(data) / f.samplerate)
-                yield data.mean(axis=1)
-    return rate, read_file()
-
-
 def cmd_stream(args) -> int:
     from .errors import AudioError, ConfigError
     from .output import dumps
+    from .sources import live_source
     from .streaming import StreamingRecognizer
     from .transcribe import load_model
     if (args.input is None) == (not args.mic):
         raise ConfigError("stream: give one input: FILE, - (raw int16 PCM on standard input, see --rate) or --mic")
-    rate, chunks = _stream_source(args)
+    rate, chunks = live_source(args.input, args.mic, args.rate, args.chunk, args.realtime)
     rec = load_model(args.model)
     _apply_decoding(rec, args)
-    live = StreamingRecognizer(rec, rate, partial_interval=0 if args.no_partials else args.partial_interval)
+    live = StreamingRecognizer(rec, rate, partial_interval=0 if args.no_partials else args.partial_interval,
+                               lookahead_s=args.lookahead or None)
     tty = sys.stdout.isatty() and not args.json
     shown = [0]  # width of the partial line on a terminal
 
@@ -610,6 +447,7 @@ def cmd_serve(args) -> int:
     given = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, *_ in SERVE_LIMITS}
     given["max_upload_bytes"] = int(given.pop("max_upload_mb") * 1024 * 1024)
     given["allow_origins"] = tuple(args.allow_origin or ())
+    given["lookahead_s"] = args.lookahead or None
     limits = server.limits(**given)
     print(f"lstm-asr: loading the model, then serving on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     on_ready = None
@@ -623,6 +461,15 @@ def cmd_serve(args) -> int:
                      threads=args.threads or 1)
     server.serve(args.host, args.port, args.model, limits, log_level=args.log_level, on_ready=on_ready)
     return 0
+
+
+def _lookahead_arg(p) -> None:
+    """``--lookahead S``: how far ahead a live stream's model reads (lstm_asr.chunking)."""
+    from .chunking import DEFAULT_LOOKAHEAD_S
+    p.add_argument("--lookahead", type=V.arg_float(0, 60), default=DEFAULT_LOOKAHEAD_S, metavar="S",
+                   help="seconds of audio the model of a live stream may read ahead: it runs on the audio as it "
+                   f"arrives and decodes each output once (default {DEFAULT_LOOKAHEAD_S:g}); 0: no limit, each "
+                   "speech segment is read whole when it ends (partials re-decode it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -761,6 +608,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="N fluent strings per voice, each said in one breath")
     sy.add_argument("--engines", type=_arg_synth(_engine_names), default="all", metavar="a,b|all",
                     help="engines to use (default all installed: espeak, flite, pico, rhvoice, festival, piper, kokoro)")
+    sy.add_argument("--language", default="en", metavar="LANG",
+                    help="language of the voices, an espeak-ng code (default en; cmn: Mandarin, espeak-ng only)")
     sy.add_argument("--voices", type=V.arg_int(1), default=None, metavar="N",
                     help="N voices spread evenly over the engines (seeded; default: every voice)")
     sy.add_argument("--per-voice", type=V.arg_int(1, 1000), default=1, metavar="K", help="clips per text per voice (default 1)")
@@ -782,10 +631,11 @@ def build_parser() -> argparse.ArgumentParser:
     st = _with_model(sub.add_parser("stream", parents=[common], help="live recognition: partial and final results as audio comes",
                                     description="Recognise audio as it arrives: partial results while speech goes on, a final "
                                     "result at each pause and at the end. Input: an audio file, raw little-endian int16 mono "
-                                    "PCM on standard input (-, at --rate Hz), or the microphone (--mic). A model that "
-                                    "streams (--model digits-commands-streaming: at most 4 s of look-ahead) runs on the "
-                                    "audio as it arrives and partials decode its outputs so far (provisional for the "
-                                    "last 2-4 s); other models re-decode the open segment for each partial."))
+                                    "PCM on standard input (-, at --rate Hz), or the microphone (--mic). The model runs "
+                                    "on the audio as it arrives, reading at most --lookahead seconds ahead; partials "
+                                    "decode its outputs so far (provisional for the last seconds); finals are what the "
+                                    "model gives offline with the same look-ahead (--model digits-commands-streaming: "
+                                    "the default model with the default look-ahead)."))
     st.add_argument("input", nargs="?", default=None, metavar="FILE|-", help="audio file, or - for raw int16 PCM on stdin")
     st.add_argument("--mic", action="store_true", help="record from the default microphone (Ctrl-C ends)")
     st.add_argument("--rate", type=V.arg_int(1000, 384000), default=16000, metavar="HZ", help="sample rate of PCM on stdin (default 16000)")
@@ -795,6 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds of new audio between partial results (default 0.5)")
     st.add_argument("--no-partials", action="store_true", help="final results only")
     st.add_argument("--json", action="store_true", help='one JSON object per event: {"type", "text", "start", "end"}')
+    _lookahead_arg(st)
     _decoding_args(st, nbest=False)
     st.set_defaults(func=cmd_stream)
 
@@ -810,6 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also serve web pages of this origin (scheme://host[:port]; * for any; repeatable); "
                     "by default only the server's own pages (and clients that are not browsers)")
     sv.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _lookahead_arg(sv)
     _backend_arg(sv)
     sv.set_defaults(func=cmd_serve)
     da = sub.add_parser("data", parents=[common], help="data sets: import real corpora as manifests")
@@ -841,7 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     description="Export the acoustic model (features -> CTC log-probabilities, dynamic "
                                     "batch and time) as ONNX; the front end and decoder stay in lstm-asr. Use it with "
                                     "--backend onnx (copy it into the model directory as model.onnx, or model.int8.onnx "
-                                    "with --int8). Latency-controlled models (model.chunk > 0) do not export. Needs the "
+                                    "with --int8); the onnx backend runs whole segments (no --lookahead). Needs the "
                                     "'export' extra.",
                                     epilog="example:\n  lstm-asr export --format onnx --out digits.onnx\n"
                                     "  lstm-asr export -m runs/x/best --format onnx --int8 --out runs/x/best/model.int8.onnx",
@@ -856,27 +708,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _output_over_input(args) -> str | None:
     """The first output file that would be written over one of the command's inputs, or be written
     for two inputs, as a message."""
-    from .output import FORMATS, output_paths, same_file
-    outs, ins = [], []
+    from .output import FORMATS, clash, output_paths
     if args.command == "transcribe" and args.output_dir:
         formats = list(FORMATS) if args.output_format == "all" else [args.output_format]
-        outs = [o for p in args.paths for o in output_paths(p, args.output_dir, formats)]
-        ins = [p for p in args.paths if p != "-"]
-
-    elif args.command == "evaluate" and args.save_hyps:
-        outs, ins = [args.save_hyps], [args.manifest]
-    elif args.command == "lm" and getattr(args, "output", None):
-        outs, ins = [args.output], [args.corpus]
-    for o in outs:
-        for i in ins:
-            if same_file(o, i):
-                return f"{o}: is also an input ({i}); refusing to write over it"
-    if args.command == "transcribe" and args.output_dir:
-        first: dict = {}
-        for p in args.paths:
-            for o in output_paths(p, args.output_dir, formats):
-                if first.setdefault(o, p) != p:
-                    return f"{o}: both {first[o]} and {p} would be written there (give them different names)"
+        return clash([(o, p) for p in args.paths for o in output_paths(p, args.output_dir, formats)],
+                     [p for p in args.paths if p != "-"])
+    if args.command == "evaluate" and args.save_hyps:
+        return clash([(args.save_hyps, args.manifest)], [args.manifest])
+    if args.command == "lm" and getattr(args, "output", None):
+        return clash([(args.output, args.corpus)], [args.corpus])
     return None
 
 

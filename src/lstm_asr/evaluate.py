@@ -1,10 +1,11 @@
 """Scoring a model on a manifest: the audio as it is, or under noise at chosen SNRs.
 
-:func:`evaluate` is what ``lstm-asr evaluate`` runs: every manifest line through the same pipeline
-as ``transcribe`` (batched across files), scored as WER, CER and sentence accuracy with intervals
-by speaker. :func:`evaluate_noisy` runs it once per condition: ``clean`` (the files as they are,
-the very result of :func:`evaluate`) and each SNR, with noise from a folder of recordings mixed
-into every utterance by :func:`lstm_asr.augment.add_noise`.
+:func:`evaluate` is what ``lstm-asr evaluate`` runs (:func:`format_report` is its text): every
+manifest line through the same pipeline as ``transcribe`` (batched across files), scored as WER,
+CER and sentence accuracy with intervals by speaker. :func:`evaluate_noisy` runs it once per
+condition: ``clean`` (the files as they are, the very result of :func:`evaluate`) and each SNR,
+with noise from a folder of recordings mixed into every utterance by
+:func:`lstm_asr.augment.add_noise` (:func:`format_table`: one row per condition).
 
 The mix is a function of the utterance and the seed only (:class:`NoiseMixer`): the noise file
 and the stretch of it are drawn from a generator seeded by a hash of (the audio path relative to
@@ -194,6 +195,26 @@ def evaluate_noisy(rec, manifest, noise, snrs, seed: int = 0, on_error=None, **k
                        on_error=on_error if k == 0 else None, **kw)
         yield None if res is None else {"snr": snr, "noise": None if clean else mixer.folder,
                                         "seed": mixer.seed, **res}
+
+
+def format_report(res: dict) -> str:
+    """One condition's result (from :func:`evaluate`) as the text ``lstm-asr evaluate`` prints:
+    counts, scores, intervals by speaker, the hardest speakers and the worst utterances."""
+    lines = [f"utterances {res['n']} ({res['audio_seconds']:.1f} s of audio), failed {res['failed']}",
+             f"WER {100 * res['wer']:.2f} %  CER {100 * res['cer']:.2f} %  "
+             f"sentence accuracy {100 * res['sent_acc']:.2f} %  RTF {res['rtf']:.4f}"]
+    ci = res["ci95"]
+    if ci["clusters"] > 1:
+        lines.append(f"95 % intervals over {ci['clusters']} {ci['by']}s: WER {100 * ci['wer'][0]:.1f}-"
+                     f"{100 * ci['wer'][1]:.1f} %, sentence accuracy {100 * ci['sent_acc'][0]:.1f}-"
+                     f"{100 * ci['sent_acc'][1]:.1f} %")
+    else:
+        lines.append(f"one {ci['by']}: no interval (a bootstrap over one {ci['by']} has no spread)")
+    if res["speakers"] and len(res["speakers"]) > 1:
+        lines.append("hardest speakers: " + ", ".join(f"{v['speaker']} WER {100 * v['wer']:.1f} % ({v['n']})"
+                                                      for v in res["speakers"][:3]))
+    lines += [f"  {w['audio']}\n    ref: {w['ref']}\n    hyp: {w['hyp']}" for w in res["worst"]]
+    return "\n".join(lines)
 
 
 def format_table(rows: list[dict]) -> str:

@@ -11,9 +11,9 @@ onnxruntime meets exactly the features it was trained on. Batch and time are dyn
 
 The legacy (TorchScript) exporter is used (``dynamo=False``): it writes packed sequences as real
 ONNX ``LSTM``/``GRU``/``RNN`` nodes with ``sequence_lens``, and keeps the batch axis dynamic even
-though the example has batch 1. A latency-controlled model (``model.chunk`` > 0) cuts time into
-windows in Python, which a trace cannot follow: :func:`export_onnx` refuses it (ConfigError).
-Streaming (``forward_chunk``) keeps running in torch: the ONNX graph is the whole-utterance model.
+though the example has batch 1. A model run with a look-ahead (:mod:`.chunking`) cuts time into
+windows in Python, which a trace cannot follow: it keeps running in torch (:func:`use_onnx` refuses
+a recognizer with one); the ONNX graph is the whole-utterance model.
 """
 from __future__ import annotations
 
@@ -45,38 +45,15 @@ def _require():
                           "pip install 'lstm-asr[export]'") from None
 
 
-def check_exportable(model: AcousticModel) -> None:
-    """ConfigError (one line) for a model the exporter cannot follow."""
-    cfg = model.cfg
-    if cfg.chunk or cfg.input_norm != "none":
-        raise ConfigError(f"ONNX export: a latency-controlled model (model.chunk={cfg.chunk}, right_context="
-                          f"{cfg.right_context}) runs its windows in Python loops, which do not export; "
-                          "use --backend torch for it")
-
-
-class _Exported(nn.Module):
-    """(feats, lengths) -> (output, output lengths): the model without its recurrent state."""
-
-    def __init__(self, model: AcousticModel):
-        super().__init__()
-        self.model = model
-
-    def forward(self, feats, lengths):
-        out, olen, _ = self.model(feats, lengths)
-        return out, olen
-
-
 def export_onnx(model: AcousticModel, path, int8: bool = False, opset: int = OPSET) -> Path:
     """Write ``model`` (an :class:`AcousticModel`, on any device; exported from the CPU, in eval
     mode, fp32) as ONNX to ``path``; ``int8``: weights of MatMul/Gemm/LSTM quantised to int8 by
     onnxruntime's ``quantize_dynamic`` (activations quantised on the fly). Returns the path."""
     _require()
-    check_exportable(model)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     import copy
     cpu = copy.deepcopy(model).float().cpu().eval()
-    wrapper = _Exported(cpu).eval()
     cfg = cpu.cfg
     # batch 2 of different lengths: the trace then sees the sort and the padding of packed sequences
     t = 64
@@ -85,7 +62,7 @@ def export_onnx(model: AcousticModel, path, int8: bool = False, opset: int = OPS
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         with torch.no_grad(), _quiet():
-            torch.onnx.export(wrapper, (feats, lengths), str(fp32), dynamo=False, opset_version=opset,
+            torch.onnx.export(cpu, (feats, lengths), str(fp32), dynamo=False, opset_version=opset,
                               input_names=["feats", "lengths"], output_names=["output", "output_lengths"],
                               dynamic_axes={"feats": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
                                             "output": {0: "batch", 1: "frames"},
@@ -158,8 +135,8 @@ class OnnxRunner:
 
 class OnnxAcousticModel(nn.Module):
     """Takes an :class:`AcousticModel`'s place in a Recognizer: ``forward(feats, lengths)`` runs
-    onnxruntime (the CPU); everything else (``cfg``, ``forward_chunk`` for streaming, ``parameters``,
-    ``check_streamable``) is the torch model's."""
+    onnxruntime (the CPU); everything else (``cfg``, ``parameters``; a look-ahead's chunked runs,
+    :meth:`Recognizer.with_lookahead`) is the torch model's."""
 
     def __init__(self, model: AcousticModel, runner: OnnxRunner):
         super().__init__()
@@ -167,17 +144,9 @@ class OnnxAcousticModel(nn.Module):
         self.runner = runner
         self.cfg = model.cfg
 
-    def forward(self, feats, lengths, state=None):
-        if state is not None:
-            raise ConfigError("the onnx backend runs whole utterances (no recurrent state)")
+    def forward(self, feats, lengths):
         out, olen = self.runner(feats, lengths)
-        return out.to(feats.device), olen.to(feats.device), None
-
-    def forward_chunk(self, *args, **kw):
-        return self.torch_model.forward_chunk(*args, **kw)
-
-    def check_streamable(self) -> None:
-        self.torch_model.check_streamable()
+        return out.to(feats.device), olen.to(feats.device)
 
     def num_parameters(self) -> int:
         return self.torch_model.num_parameters()
@@ -207,7 +176,6 @@ def onnx_file_for(rec, model_dir=None, int8: bool = False) -> Path:
         if own.is_file():
             return own
     model = rec.model.torch_model if isinstance(rec.model, OnnxAcousticModel) else rec.model
-    check_exportable(model)
     path = cache_dir() / f"{_fingerprint(model, int8)}{'.int8' if int8 else ''}.onnx"
     if not path.is_file():
         export_onnx(model, path, int8=int8)
@@ -217,8 +185,12 @@ def onnx_file_for(rec, model_dir=None, int8: bool = False) -> Path:
 def use_onnx(rec, path=None, model_dir=None, int8: bool = False, threads: int | None = None):
     """Run ``rec``'s acoustic model (a :class:`~lstm_asr.Recognizer`) through onnxruntime from now
     on: the ONNX file ``path``, or the model directory's own, or one exported now to the cache.
-    The recogniser is changed in place and returned."""
+    The recogniser is changed in place and returned. ConfigError for one run with a look-ahead:
+    its windows are Python loops, which do not export."""
     _require()
+    if rec.chunked is not None:
+        raise ConfigError(f"the onnx backend runs whole segments: a model with a look-ahead ({rec.lookahead_s:g} s) "
+                          "runs its windows in Python loops, which do not export; use --backend torch for it")
     model = rec.model.torch_model if isinstance(rec.model, OnnxAcousticModel) else rec.model
     if path is None:
         path = onnx_file_for(rec, model_dir, int8)

@@ -7,8 +7,8 @@ expected power of one least-significant bit of white noise added: a deterministi
 Kaldi's dither, so that digital silence (exact zeros) looks like the faintest real recording.
 ``level_floor_db`` raises that floor to follow the input's level (a fixed number of dB below its
 mean power), so quiet detail is hidden alike at any recording level.
-Everything is vectorised over the batch; :class:`StreamingFbank` produces the same frames chunk by
-chunk.
+Everything is vectorised over the batch; :class:`StreamingFbank` produces the same raw frames chunk
+by chunk (normalisation for streaming is the model's own: :mod:`.chunking`).
 
 Shapes: ``B`` batch, ``S`` samples, ``T`` frames, ``W`` window length, ``F`` mel bins.
 """
@@ -22,54 +22,46 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import ConfigError, check_keys
+from .errors import ConfigError
+from .validate import RATE, check_keys, checked, ints, reals
 
 _WINDOWS = ("povey", "hann", "hamming")
-_NORMALIZE = ("utterance", "global", "causal", "none")
-ONLINE_NORMALIZE = ("causal", "none")  # computable frame by frame: a model using them can stream
+_NORMALIZE = ("utterance", "global", "none")
 _LOG_FLOOR = float(np.finfo(np.float32).eps)  # 1.1920929e-07, Kaldi's energy floor before log
-_STD_FLOOR = 1e-5
+STD_FLOOR = 1e-5  # the smallest std a normalisation divides by
 _INT16_SCALE = 32768.0
 
 
 @dataclass
 class FeatureConfig:
-    sample_rate: int = 16000
-    n_mels: int = 80
-    frame_length_ms: float = 25.0
-    frame_shift_ms: float = 10.0
-    preemphasis: float = 0.97
-    low_freq: float = 20.0
-    high_freq: float = 0.0  # <= 0 means offset from Nyquist (Kaldi convention)
+    sample_rate: int = checked(16000, RATE)
+    n_mels: int = checked(80, ints(1, 1024))
+    frame_length_ms: float = checked(25.0, reals(0, 1000, lo_open=True))
+    frame_shift_ms: float = checked(10.0, reals(0, 1000, lo_open=True))
+    preemphasis: float = checked(0.97, reals(0, 1))
+    low_freq: float = checked(20.0, reals(0))
+    high_freq: float = checked(0.0, reals())  # <= 0 means offset from Nyquist (Kaldi convention)
     window: str = "povey"  # "povey" | "hann" | "hamming" (Kaldi's symmetric windows, see _window)
     remove_dc_offset: bool = True
     # "utterance": per-utterance mean/variance of each bin over the valid frames;
     # "global": the utterance's level (its mean log-mel over frames and bins) removed, then each bin
     #   standardised with the training set's statistics (global_mean/global_std): keeps a word's own
-    #   spectrum, which per-utterance normalisation subtracts;
-    # "causal": as "global", but the level removed from frame t is the mean log-mel of frames 0..t
-    #   only, so it is computed frame by frame (streaming models; see StreamingFeatures) and is, like
-    #   "global", unchanged by the input's gain;  "none": raw log-mel
+    #   spectrum, which per-utterance normalisation subtracts;  "none": raw log-mel
     normalize: str = "utterance"
-    global_mean: list | None = None  # (F,) set by training when normalize == "global"
-    global_std: list | None = None   # (F,)
+    global_mean: list | None = checked(None, reals())  # (F,) set by training when normalize == "global"
+    global_std: list | None = checked(None, reals(0, lo_open=True))   # (F,)
     # floor under each bin's mel power: the power that white noise of this rms (in int16 steps) is
     # expected to give there, added to the power (as dither would add it, but deterministic).
     # 1.0 = one least significant bit: far below any microphone's own noise, so recordings hardly
     # change, while digital silence (exact zeros) no longer reaches log(float eps) = -15.9, which
     # dragged the normalisation statistics of a whole utterance or window. 0 = Kaldi's epsilon only.
-    noise_floor: float = 1.0
+    noise_floor: float = checked(1.0, reals(0, 1000))
     # a floor that follows the input's level instead: this many dB below the mean mel power of
-    # the utterance (normalize: utterance) or, so that it streams exactly, of frames 0..t (any
-    # other normalisation), shaped as white noise, and never below the noise_floor. Quiet detail
-    # more than this far below the speech (a microphone's hiss, a word's tail fading into digital
-    # silence) then looks the same at any recording level. None: off.
-    level_floor_db: float | None = None
-    # with level_floor_db and a running level (any normalisation but "utterance"): the level of the
-    # first frames, up to this many seconds, is their mean over all of them (a stream holds them
-    # back until then), so an utterance this short gets the whole utterance's level, and a longer
-    # one does not start from the level of its leading silence alone. 0: frames 0..t from the start.
-    level_floor_warmup_s: float = 0.0
+    # the utterance (run with a look-ahead: of the first look-ahead's frames, then of frames 0..t,
+    # see FilterBank's warmup_frames), shaped as white noise, and never below the noise_floor.
+    # Quiet detail more than this far below the speech (a microphone's hiss, a word's tail fading
+    # into digital silence) then looks the same at any recording level. None: off.
+    level_floor_db: float | None = checked(None, reals(0, 200, lo_open=True))
 
     def __post_init__(self) -> None:
         if self.window not in _WINDOWS:
@@ -80,8 +72,8 @@ class FeatureConfig:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, list) or len(v) != self.n_mels):
                 raise ConfigError(f"features.{name} must be a list of n_mels={self.n_mels} numbers")
-        if self.sample_rate <= 0 or self.n_mels <= 0 or self.hop_length <= 0 or self.win_length <= 0:
-            raise ConfigError("features: sample_rate, n_mels, frame_length_ms, frame_shift_ms must be > 0")
+        if self.hop_length <= 0 or self.win_length <= 0:
+            raise ConfigError("features: frame_length_ms and frame_shift_ms must each span at least one sample")
         nyquist = 0.5 * self.sample_rate
         high = self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
         if not 0.0 <= self.low_freq < high <= nyquist:
@@ -92,12 +84,6 @@ class FeatureConfig:
     def from_dict(cls, d: dict) -> "FeatureConfig":
         """Build from a plain dict (e.g. a YAML section); unknown keys raise :class:`ConfigError`."""
         return cls(**check_keys(d, cls, "feature option"))
-
-    @classmethod
-    def from_saved(cls, d: dict) -> "FeatureConfig":
-        """A saved model's front end (its config.json): as :meth:`from_dict`, except that a model
-        saved before ``noise_floor`` existed (2026-12-02) was trained without it, so it gets 0."""
-        return cls.from_dict(saved_features(d))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -116,12 +102,6 @@ class FeatureConfig:
     def n_fft(self) -> int:
         """Next power of two >= win_length (512 for 400)."""
         return 1 << max(0, self.win_length - 1).bit_length()
-
-
-def saved_features(d: dict) -> dict:
-    """A saved model's ``features`` section with the values its training had for options added
-    since (``noise_floor``: 0)."""
-    return {"noise_floor": 0.0, **d} if isinstance(d, dict) else d
 
 
 def num_frames(n_samples: int, cfg: FeatureConfig) -> int:
@@ -194,11 +174,17 @@ def _mel_matrix(cfg: FeatureConfig, warp: float = 1.0) -> Tensor:
 
 
 class FilterBank(torch.nn.Module):
-    """Batched log-mel filterbank, Kaldi-compatible (see module docstring)."""
+    """Batched log-mel filterbank, Kaldi-compatible (see module docstring).
 
-    def __init__(self, cfg: FeatureConfig | None = None):
+    ``warmup_frames`` (with a level floor): None, the floor follows the whole utterance's level;
+    n, the first n frames take their mean level and later frames the level of frames 0..t, so that
+    a stream computes it as it goes (holding the first n frames back): what a model run with a
+    look-ahead of n frames uses (:mod:`.chunking`)."""
+
+    def __init__(self, cfg: FeatureConfig | None = None, warmup_frames: int | None = None):
         super().__init__()
         self.cfg = cfg or FeatureConfig()
+        self.warmup_frames = warmup_frames
         self.register_buffer("window", _window(self.cfg), persistent=False)  # (W,)
         self.register_buffer("mel", _mel_matrix(self.cfg), persistent=False)  # (n_fft/2+1, F)
         self._warped: dict[float, Tensor] = {}  # VTLP filter banks by warp factor (0.01 steps)
@@ -220,14 +206,6 @@ class FilterBank(torch.nn.Module):
             prev = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
             frames = frames - cfg.preemphasis * prev
         return torch.fft.rfft(frames * self.window, n=cfg.n_fft).abs().pow(2)
-
-    @property
-    def warmup_frames(self) -> int:
-        """The first frames, whose level floor follows their mean over all of them (a stream holds
-        them back): ``level_floor_warmup_s`` in frames, 0 without a level floor."""
-        if self.cfg.level_floor_db is None:
-            return 0
-        return int(round(self.cfg.level_floor_warmup_s * 1000 / self.cfg.frame_shift_ms))
 
     @property
     def unit_noise_power(self) -> Tensor:
@@ -300,9 +278,8 @@ class FilterBank(torch.nn.Module):
         count = (carry[1] + valid.cumsum(1)).clamp_min(1)
         n = int(valid[0].sum()) if valid.shape[0] else 0
         new_carry = (float(total[0, n - 1]) if n else carry[0], carry[1] + n)
-        # the first frames take the level over all of them: the warm-up's, or for per-utterance
-        # normalisation all (the span its statistics have)
-        span = total.shape[1] if self.cfg.normalize == "utterance" else self.warmup_frames - carry[1]
+        # the first frames take the level over all of them: the warm-up's, or all the utterance's
+        span = total.shape[1] if self.warmup_frames is None else self.warmup_frames - carry[1]
         if span > 0:
             last = (valid.sum(1, keepdim=True).clamp_max(span) - 1).clamp_min(0)  # (B, 1)
             at = torch.arange(total.shape[1], device=total.device)[None].expand_as(total).maximum(last)
@@ -320,52 +297,30 @@ def normalize(feats: Tensor, lengths: Tensor, cfg: FeatureConfig) -> Tensor:
     "utterance": subtract the per-utterance mean and divide by the (population) std of each bin over
     the valid frames, std floored at 1e-5.  "global": subtract the utterance's level (its mean over
     valid frames and all bins), then ``(x - global_mean) / global_std`` per bin (identity statistics
-    until training has set them).  "causal": as "global" with the level of frame t taken over frames
-    0..t only (:func:`causal_level`).  "none": unchanged.  Padding frames are (and stay) zero.
+    until training has set them).  "none": unchanged.  Padding frames are (and stay) zero.
     """
     if cfg.normalize == "none":
         return feats
     lengths = torch.as_tensor(lengths, device=feats.device)
     mask = (torch.arange(feats.shape[1], device=feats.device) < lengths[:, None])[..., None]  # (B,T,1)
-    if cfg.normalize == "causal":
-        level, _, _ = causal_level(feats)
-        return torch.where(mask, _global_stats_applied(feats - level, cfg), feats.new_zeros(()))
     count = lengths.clamp_min(1).to(feats.dtype)[:, None, None]  # (B, 1, 1)
     feats = torch.where(mask, feats, feats.new_zeros(()))
     mean = feats.sum(1, keepdim=True) / count  # (B, 1, F)
     if cfg.normalize == "global":
         x = feats - mean.mean(-1, keepdim=True)
         if cfg.global_mean is not None:
-            x = (x - feats.new_tensor(cfg.global_mean)) / feats.new_tensor(cfg.global_std).clamp_min(_STD_FLOOR)
+            x = (x - feats.new_tensor(cfg.global_mean)) / feats.new_tensor(cfg.global_std).clamp_min(STD_FLOOR)
         return torch.where(mask, x, feats.new_zeros(()))
     centred = torch.where(mask, feats - mean, feats.new_zeros(()))
-    std = (centred.pow(2).sum(1, keepdim=True) / count).sqrt().clamp_min(_STD_FLOOR)
+    std = (centred.pow(2).sum(1, keepdim=True) / count).sqrt().clamp_min(STD_FLOOR)
     return centred / std
-
-
-def causal_level(feats: Tensor, level_sum: float = 0.0, count: int = 0) -> tuple[Tensor, float, int]:
-    """(B, T, F) raw log-mel -> (B, T, 1) the running level: at frame t the mean log-mel over bins
-    and frames 0..t, preceded by ``count`` earlier frames whose per-frame levels sum to
-    ``level_sum`` (what a stream carries; B = 1 then). Computed in float64, so a stream cut into
-    chunks gets the values of the whole. Also returns the new ``level_sum`` and ``count``."""
-    level = feats.double().mean(-1)  # (B, T)
-    total = level.cumsum(1) + level_sum
-    n = count + torch.arange(1, feats.shape[1] + 1, device=feats.device, dtype=torch.float64)
-    new_sum = float(total[0, -1]) if feats.shape[1] else level_sum
-    return (total / n).to(feats.dtype)[..., None], new_sum, count + feats.shape[1]
-
-
-def _global_stats_applied(x: Tensor, cfg: FeatureConfig) -> Tensor:
-    if cfg.global_mean is None:
-        return x
-    return (x - x.new_tensor(cfg.global_mean)) / x.new_tensor(cfg.global_std).clamp_min(_STD_FLOOR)
 
 
 def global_stats(feats: list[Tensor]) -> tuple[list[float], list[float]]:
     """Raw log-mel of many utterances [(T, F)] -> per-bin mean and std after each utterance's level
     is removed: the statistics ``normalize: global`` uses."""
     x = torch.cat([f - f.mean() for f in feats if f.shape[0]]).double()
-    return x.mean(0).float().tolist(), x.std(0).clamp_min(_STD_FLOOR).float().tolist()
+    return x.mean(0).float().tolist(), x.std(0).clamp_min(STD_FLOOR).float().tolist()
 
 
 def _as_float_tensor(wave) -> Tensor:
@@ -386,90 +341,33 @@ class StreamingFbank:
     """Feed samples chunk by chunk; returns the raw log-mel frames that became complete.
 
     With snip_edges framing each frame depends only on its own samples, so the concatenation of all
-    :meth:`accept` outputs and then :meth:`finish` equals ``compute_fbank`` of the whole wave. (A
-    level floor with a warm-up, ``level_floor_warmup_s``, holds the first frames back until the
-    warm-up is complete or the stream ends: :meth:`finish`; :meth:`peek` gives them provisionally.)
+    :meth:`accept` outputs and then :meth:`finish` equals ``FilterBank(cfg, warmup_frames).raw`` of
+    the whole wave. A level floor holds the first ``warmup_frames`` frames back until they are all
+    there (their level is their mean) or the stream ends (:meth:`finish`); a copy of the stream
+    (``copy.copy``) finished now gives them provisionally, as if the stream ended there.
     """
 
-    def __init__(self, cfg: FeatureConfig | None = None):
+    def __init__(self, cfg: FeatureConfig | None = None, warmup_frames: int = 0):
         self.cfg = cfg or FeatureConfig()
-        if self.cfg.level_floor_db is not None and self.cfg.normalize == "utterance":
-            raise ConfigError("features.level_floor_db with normalize: utterance follows the whole "
-                              "utterance's level, which a stream does not have yet")
-        self._fbank = FilterBank(self.cfg)
+        self._fbank = FilterBank(self.cfg, warmup_frames)
+        self._warmup = warmup_frames if self.cfg.level_floor_db is not None else 0
         self._buffer = torch.zeros(0)  # samples not yet consumed by a completed frame's hop
         self._carry = (0.0, 0)  # the level floor's running sum of frame powers, frame count
 
     def accept(self, chunk) -> Tensor:
         """(n,) float32 samples -> (n_new, F) raw log-mel frames completed by this chunk."""
         self._buffer = torch.cat([self._buffer, _as_float_tensor(chunk)])
-        return self._frames(hold=True, keep=False)
+        return self._frames(hold=True)
 
     def finish(self) -> Tensor:
         """The end of the stream: (n, F) the frames still held back for the warm-up (else none)."""
-        return self._frames(hold=False, keep=False)
+        return self._frames(hold=False)
 
-    def peek(self) -> Tensor:
-        """(n, F) the frames held back for the warm-up, as if the stream ended now, without
-        consuming them (later audio changes them); none once the warm-up is complete."""
-        return self._frames(hold=False, keep=True)
-
-    def _frames(self, hold: bool, keep: bool) -> Tensor:
-        n, warmup = num_frames(self._buffer.numel(), self.cfg), self._fbank.warmup_frames
-        if n == 0 or (hold and self._carry[1] + n < warmup) or (keep and self._carry[1] >= warmup):
+    def _frames(self, hold: bool) -> Tensor:
+        n = num_frames(self._buffer.numel(), self.cfg)
+        if n == 0 or (hold and self._carry[1] + n < self._warmup):
             return torch.zeros(0, self.cfg.n_mels)
-        feats, _, carry = self._fbank.raw_carried(self._buffer[None], torch.tensor([self._buffer.numel()]),
-                                                  carry=self._carry)
-        if not keep:
-            self._buffer, self._carry = self._buffer[n * self.cfg.hop_length:], carry
+        feats, _, self._carry = self._fbank.raw_carried(self._buffer[None], torch.tensor([self._buffer.numel()]),
+                                                        carry=self._carry)
+        self._buffer = self._buffer[n * self.cfg.hop_length:]
         return feats[0]
-
-
-def check_online(cfg: FeatureConfig) -> None:
-    """ConfigError unless ``cfg``'s normalisation can be computed frame by frame (chunked use)."""
-    if cfg.normalize not in ONLINE_NORMALIZE:
-        raise ConfigError(
-            f"features.normalize={cfg.normalize!r} needs the whole utterance (its mean over all "
-            f"frames), so it cannot be computed chunk by chunk; streaming needs a model trained with "
-            f"normalize: {' or '.join(ONLINE_NORMALIZE)} (or run the model on whole segments)")
-
-
-class StreamingFeatures:
-    """Waveform chunks -> normalised features, the online twin of :class:`FilterBank`.
-
-    ``accept(chunk)`` takes (n,) float32 samples in [-1, 1] (any n) and returns the (n_new, F)
-    normalised frames they completed; the concatenation of all outputs equals
-    ``FilterBank(cfg)(whole)`` (within float rounding). Only normalisations in
-    :data:`ONLINE_NORMALIZE` can be streamed: others raise :class:`ConfigError` here."""
-
-    def __init__(self, cfg: FeatureConfig | None = None):
-        self.cfg = cfg or FeatureConfig()
-        check_online(self.cfg)
-        self._fbank = StreamingFbank(self.cfg)
-        self._level_sum, self._count = 0.0, 0
-
-    @property
-    def frames(self) -> int:
-        """Frames produced so far."""
-        return self._count
-
-    def accept(self, chunk) -> Tensor:
-        return self._normalised(self._fbank.accept(chunk))
-
-    def finish(self) -> Tensor:
-        """The end of the stream: the frames the front end still held back (see StreamingFbank)."""
-        return self._normalised(self._fbank.finish())
-
-    def peek(self) -> Tensor:
-        """The frames the front end holds back, provisionally (see StreamingFbank.peek)."""
-        return self._normalised(self._fbank.peek(), keep=True)
-
-    def _normalised(self, raw: Tensor, keep: bool = False) -> Tensor:
-        n = raw.shape[0]
-        if self.cfg.normalize == "none":
-            self._count += 0 if keep else n
-            return raw
-        level, level_sum, count = causal_level(raw[None], self._level_sum, self._count)
-        if not keep:
-            self._level_sum, self._count = level_sum, count
-        return _global_stats_applied(raw - level[0], self.cfg)

@@ -23,7 +23,7 @@ import unicodedata
 from pathlib import Path
 
 from .errors import ConfigError
-from .text import normalize_text
+from .normalize import normalize_text
 
 PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
           "UH UW V W Y Z ZH").split()

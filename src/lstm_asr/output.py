@@ -124,6 +124,36 @@ def to_json(segments, audio: str) -> str:
                                      "words": s.words} for s in segments]}, indent=1) + "\n"
 
 
+def json_line(audio: str, t, segment: bool = False) -> str:
+    """The line ``lstm-asr transcribe --json`` prints for an input's Transcript ``t``
+    (``{"audio", "text", "duration"}``) or, with ``segment``, for one segment of a long input
+    (``start`` and ``end`` instead of the duration); ``words`` and ``nbest`` when there are any."""
+    obj = {"audio": audio, "text": t.text}
+    if segment:
+        obj.update(start=round(t.start, 3), end=round(t.end, 3))
+    else:
+        obj["duration"] = round(t.duration, 3)
+    if t.words:
+        obj["words"] = t.words
+    if t.nbest:
+        obj["nbest"] = t.nbest
+    return dumps(obj)
+
+
+def clash(outputs, inputs) -> str | None:
+    """The first of ``outputs`` ((path, the input it is written for) pairs) that is one of ``inputs``
+    or would be written for two inputs, as a message; None when there is none."""
+    for o, _ in outputs:
+        for i in inputs:
+            if same_file(o, i):
+                return f"{o}: is also an input ({i}); refusing to write over it"
+    first: dict = {}
+    for o, p in outputs:
+        if first.setdefault(o, p) != p:
+            return f"{o}: both {first[o]} and {p} would be written there (give them different names)"
+    return None
+
+
 def output_paths(audio: str, out_dir, formats) -> list[Path]:
     """The files :func:`write_outputs` writes for input ``audio``."""
     stem = "stdin" if audio == "-" else Path(audio).stem

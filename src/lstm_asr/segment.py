@@ -173,12 +173,24 @@ class Segmenter:
         """Seconds of audio fed so far (the duration of the stream, once flushed)."""
         return self.audio.end / SAMPLE_RATE
 
-    def open_audio(self) -> tuple[float, np.ndarray] | None:
+    def open_audio(self, since: int = 0) -> tuple[float, np.ndarray] | None:
         """(start in seconds, audio so far) of the segment still open, or None: what a live
-        recogniser decodes for a partial result. The audio runs up to the newest sample fed."""
+        recogniser decodes for a partial result. The audio runs up to the newest sample fed;
+        ``since``: leave out its first samples."""
         if not self.open:
             return None
-        return self.seg_start / SAMPLE_RATE, self.audio.get(self.seg_start, self.audio.end).copy()
+        return self.seg_start / SAMPLE_RATE, self.audio.get(min(self.seg_start + since, self.audio.end),
+                                                            self.audio.end).copy()
+
+    def settled(self) -> tuple[float, int] | None:
+        """(start in seconds, samples) of the segment still open, or None: how many of its first
+        samples stay in it whatever audio comes next. It ends no earlier than its last speech frame
+        decided so far, and a forced split at ``max_seconds`` cuts it no earlier than the start of
+        its last 3 s. A live recogniser runs its model this far for good, the rest provisionally."""
+        if not self.open:
+            return None
+        end = min((self.last_speech + 1) * HOP, self.seg_start + self.max_samples - self.split_back * HOP)
+        return self.seg_start / SAMPLE_RATE, max(0, end - self.seg_start)
 
     # -- input
     def feed(self, chunk) -> list[Segment]:

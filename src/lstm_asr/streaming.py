@@ -4,45 +4,40 @@
 :class:`StreamEvent` s: *partial* results while a stretch of speech goes on, and a *final* result
 when it ends (the speech segmenter's endpoint: trailing silence, or a segment's maximum length) and
 at the end of the input. It is the offline pipeline fed live, not a second one: the same speech
-segmenter (:meth:`Recognizer.segmenter`) cuts the stream, and each closed segment is decoded by the
-same call :meth:`Recognizer.transcribe` uses (:meth:`Recognizer.decode_segments`). So for the same
-audio the joined final texts equal the offline transcript by construction::
+segmenter (:meth:`Recognizer.segmenter`) cuts the stream, and each segment's outputs go through the
+same decoding and word timing as :meth:`Recognizer.transcribe`'s. So for the same audio the joined
+final texts equal the offline transcript of the model run the same way::
 
     rec = lstm_asr.load_model()
-    live = StreamingRecognizer(rec, sample_rate=48000)
+    live = StreamingRecognizer(rec, sample_rate=48000)            # a look-ahead of 4 s
     for chunk in microphone_chunks():          # int16 or float32, any size
         for event in live.accept(chunk):
             print(event.type, event.text)
     for event in live.finish():
         print(event.type, event.text)
+    # the same finals: rec.with_lookahead(4.0).transcribe(all_audio)
 
-A partial result decodes the audio of the open segment so far, every ``partial_interval`` seconds
-of new audio. A model that streams (:attr:`Recognizer.streams`: unidirectional or latency-controlled,
-such as the bundled ``digits-commands-streaming``) runs on that audio as it arrives, in a
-:class:`PosteriorStream` per segment, and its outputs go to a decoder as they come, so a partial
-only decodes what is new: the final outputs, and for the last frames, which a latency-controlled
-model holds back until their look-ahead has come, provisional ones computed with the look-ahead
-there is (:meth:`PosteriorStream.peek`, decoded by a fork of the decoder). Any
-other model re-decodes the segment so far for each partial (at most ``max_seconds`` long). Finals
-are decoded the offline way in both cases.
-
-:class:`PosteriorStream` is the exact chunked model: waveform chunks -> front end with online
-normalisation -> :meth:`AcousticModel.forward_chunk`, whose concatenated outputs equal the model run
-on the whole utterance. It needs a CTC model that is unidirectional or latency-controlled
-(``model.chunk``) and whose features normalise online (``features.normalize: causal`` or ``none``);
-others raise :class:`ConfigError`.
+``lookahead_s`` is how far ahead the model may read (:mod:`.chunking`: a run-time option of any
+CTC model). With one, the model runs on each segment's audio as it arrives (a
+:class:`PosteriorStream` per segment, the exact chunked model) and each output frame is decoded
+once, as it comes: a final is the segment's outputs and decoder so far, finished at its end; a
+partial decodes, on top of those, the outputs of the audio the segmenter has not settled yet and
+of the frames still waiting for their look-ahead, computed as if the stream ended now, on a copy
+(:meth:`PosteriorStream.fork`). With ``lookahead_s=None`` a bidirectional model reads each segment
+whole: finals are decoded when a segment closes, and each partial re-decodes the open segment
+(at most ``max_seconds`` long).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, StreamResampler, to_mono
-from .errors import AudioError
-from .features import FeatureConfig, StreamingFeatures, check_online
-from .model import AcousticModel, ChunkState
+from .chunking import DEFAULT_LOOKAHEAD_S, ChunkedModel, ChunkState
+from .errors import AudioError, ConfigError
 
 
 def pcm_to_float(chunk, name: object = "<stream>") -> np.ndarray:
@@ -80,19 +75,19 @@ class StreamingRecognizer:
     ``recognizer``: a loaded :class:`~lstm_asr.transcribe.Recognizer` (shared by many streams:
     it holds no per-stream state); ``sample_rate``: of the PCM fed; ``options``: decoding options
     (None: the recognizer's own); ``partial_interval``: seconds of new audio between partial
-    results (0 or None: no partials)."""
+    results (0 or None: no partials); ``lookahead_s``: how far ahead the model may read (None:
+    each segment whole)."""
 
     def __init__(self, recognizer, sample_rate: int = SAMPLE_RATE, options=None,
-                 partial_interval: float | None = 0.5):
-        self.recognizer = recognizer
+                 partial_interval: float | None = 0.5, lookahead_s: float | None = DEFAULT_LOOKAHEAD_S):
+        self.recognizer = recognizer.with_lookahead(lookahead_s)
         self.options = options
         self.resample = StreamResampler(sample_rate)
         self.segmenter = recognizer.segmenter()
         self.partial_every = int(round((partial_interval or 0) * SAMPLE_RATE))
         self._since_partial = 0
         self._last_partial: tuple[float, str] | None = None
-        self._streams = recognizer.streams  # the model runs as the audio arrives: partials from its outputs
-        self._live: _OpenSegment | None = None  # then: the open segment's outputs so far
+        self._live: _OpenSegment | None = None  # with a look-ahead: the open segment's model run so far
         self.finished = False
 
     @property
@@ -108,6 +103,7 @@ class StreamingRecognizer:
             raise RuntimeError("StreamingRecognizer.accept after finish")
         x = self.resample(pcm_to_float(chunk))
         events = self._finals(self.segmenter.feed(x))
+        self._run_settled()
         self._since_partial += len(x)
         if partial and self.partial_every and self._since_partial >= self.partial_every:
             self._since_partial = 0
@@ -129,34 +125,49 @@ class StreamingRecognizer:
         """Decode the open segment's audio so far: a partial event, or None when no segment is
         open or its text has not changed since the last partial."""
         from .segment import Segment
+        rec = self.recognizer
         opened = self.segmenter.open_audio()
         if opened is None or len(opened[1]) < 400:
             return None
         start, audio = opened
-        if self._streams:
-            if self._live is None or self._live.start != start:
-                self._live = _OpenSegment(start, PosteriorStream.from_recognizer(self.recognizer),
-                                          self.recognizer.decoder(self.options))
-            dec, frames = self._live.feed(audio)
+        if rec.streams:
+            dec, frames = self._open_segment(start).provisional(audio)
             if not frames:
                 return None
-            text = self.recognizer.decoded_text(dec)
-            t_start, t_end = start, start + frames * self.recognizer.frame_seconds
+            text, t_start, t_end = rec.decoded_text(dec), start, start + frames * rec.frame_seconds
         else:
-            t = self.recognizer.decode_segments([Segment(start, start + len(audio) / SAMPLE_RATE, audio)],
-                                                self.options)[0]
+            t = rec.decode_segments([Segment(start, start + len(audio) / SAMPLE_RATE, audio)], self.options)[0]
             text, t_start, t_end = t.text, t.start, t.end
         if not text or self._last_partial == (start, text):
             return None
         self._last_partial = (start, text)
         return StreamEvent("partial", text, t_start, t_end)
 
+    def _open_segment(self, start: float) -> "_OpenSegment":
+        """The model's run over the open segment starting at ``start`` (a new one for a new segment)."""
+        if self._live is None or self._live.start != start:
+            self._live = _OpenSegment(self.recognizer, start, self.options)
+        return self._live
+
+    def _run_settled(self) -> None:
+        """With a look-ahead: run the model on the open segment's audio that will stay in it."""
+        opened = self.segmenter.settled()
+        if self.recognizer.streams and opened is not None:
+            start, settled = opened
+            live = self._open_segment(start)
+            if settled > live.fed:
+                live.feed(self.segmenter.open_audio(since=live.fed)[1][:settled - live.fed])
+
     def _finals(self, segments) -> list[StreamEvent]:
         if not segments:
             return []
-        self._last_partial = self._live = None
-        return [StreamEvent("final", t.text, t.start, t.end, t.words)
-                for t in self.recognizer.decode_segments(list(segments), self.options)]
+        self._last_partial = None
+        if self.recognizer.streams:
+            transcripts = [self._open_segment(s.start).close(s) for s in segments]
+            self._live = None
+        else:
+            transcripts = self.recognizer.decode_segments(list(segments), self.options)
+        return [StreamEvent("final", t.text, t.start, t.end, t.words) for t in transcripts]
 
 
 def join_finals(events) -> str:
@@ -166,74 +177,80 @@ def join_finals(events) -> str:
 
 
 class _OpenSegment:
-    """The open segment of a live stream run through a model that streams: its audio is fed to a
-    PosteriorStream as it grows (the segmenter's open_audio() keeps its start and extends it), and
-    the stream's outputs to a decoder, so that a partial decodes only what is new."""
+    """A segment of a live stream run through a model with a look-ahead: its audio goes to a
+    :class:`PosteriorStream` as the segmenter settles it, and the outputs to a decoder, each once."""
 
-    def __init__(self, start: float, stream: "PosteriorStream", decoder):
-        self.start, self.stream, self.decoder, self.fed, self.frames = start, stream, decoder, 0, 0
+    def __init__(self, recognizer, start: float, options):
+        self.recognizer, self.start, self.options = recognizer, start, options
+        self.stream = PosteriorStream.from_recognizer(recognizer)
+        self.decoder = recognizer.decoder(options)
+        self.outputs: list[torch.Tensor] = []  # the model's outputs so far (T_k, V)
+        self.fed = 0  # samples of the segment run so far
 
-    def feed(self, audio: np.ndarray):
-        """The open segment's audio so far -> (a decoder that has taken the model's outputs for all
-        of it so far, how many): those final, then the provisional ones of the frames still waiting
-        for their look-ahead (:meth:`PosteriorStream.peek`, decoded by a fork of the decoder)."""
-        new = self.stream.accept(audio[self.fed:])
-        self.fed = len(audio)
-        self.decoder.accept(new)
-        self.frames += len(new)
-        ahead = self.stream.peek()
+    def feed(self, audio: np.ndarray) -> None:
+        """The segment's next samples, for good."""
+        out = self.stream.accept(audio)
+        self.fed += len(audio)
+        self.decoder.accept(out)
+        self.outputs.append(out)
+
+    def provisional(self, audio: np.ndarray):
+        """The open segment's audio so far -> (a decoder that has taken outputs for all of it, how
+        many): those run for good, then those of the rest computed as if the segment ended now."""
+        fork = self.stream.fork()
+        ahead = torch.cat([fork.accept(audio[self.fed:]), fork.finish()])
         dec = self.decoder.fork()
         dec.accept(ahead)
-        return dec, self.frames + len(ahead)
+        return dec, sum(len(o) for o in self.outputs) + len(ahead)
+
+    def close(self, segment):
+        """The segment has closed: the rest of its audio, its end -> its Transcript."""
+        self.feed(segment.audio[self.fed:])
+        tail = self.stream.finish()
+        self.decoder.accept(tail)
+        self.outputs.append(tail)
+        return self.recognizer.decoded_segment(segment, torch.cat(self.outputs), self.decoder, self.options)
 
 
 class PosteriorStream:
     """The exact chunked model: :meth:`accept` 16 kHz float32 chunks of any size -> the CTC
-    log-probabilities (T', V) of the output frames they completed. Joined, they equal
-    ``AcousticModel(FilterBank(whole))`` within float rounding (the front end, its online
-    normalisation, the convolutions' context and stride phase and the recurrent state are all
-    carried; a latency-controlled model holds back its last frames until their look-ahead has
-    come, or :meth:`finish`). ConfigError for a bidirectional model without ``model.chunk``, a
-    classifier, or features normalised per utterance (``utterance`` / ``global``: their statistics
-    need the whole utterance)."""
+    log-probabilities (T', V) of the output frames they completed; :meth:`finish` at the end.
+    Joined, they equal the model run on the whole utterance with the same look-ahead
+    (``ChunkedModel(FilterBank(whole))``) within float rounding: the front end, the convolutions'
+    context and stride phase and the recurrent state are all carried, and the frames waiting for
+    their look-ahead (or the level floor's warm-up) are held back until it has come."""
 
-    def __init__(self, model: AcousticModel, feature_config: FeatureConfig):
-        model.check_streamable()
-        check_online(feature_config)
-        self.model = model
-        self.features = StreamingFeatures(feature_config)
+    def __init__(self, chunked: ChunkedModel):
+        self.chunked = chunked
+        self.features = chunked.stream_front_end()
         self.state: ChunkState | None = None
-        device = next(model.parameters()).device
-        self.device = device
+        self.device = next(chunked.model.parameters()).device
 
     @classmethod
     def from_recognizer(cls, recognizer) -> "PosteriorStream":
-        return cls(recognizer.model, recognizer.feature_config)
+        """The stream of a Recognizer run with a look-ahead (:meth:`Recognizer.with_lookahead`)."""
+        if recognizer.chunked is None:
+            raise ConfigError("a model runs chunk by chunk with a look-ahead: Recognizer.with_lookahead(seconds)")
+        return cls(recognizer.chunked)
 
     @torch.inference_mode()
     def accept(self, chunk) -> torch.Tensor:
         feats = self.features.accept(chunk)  # (n, F)
-        out, self.state = self.model.forward_chunk(feats[None].to(self.device), self.state)
-        return out[0].float().cpu()
-
-    @torch.inference_mode()
-    def peek(self) -> torch.Tensor:
-        """The outputs a latency-controlled model still holds back, computed as if the stream
-        ended now (their look-ahead cut short, and the frames the front end holds back for its
-        level floor's warm-up taken as they are so far), without consuming them: provisional outputs
-        for a partial result, which later audio may change. Empty when nothing is held back."""
-        held = self.features.peek()
-        pending = self.state is not None and self.state.pending is not None and self.state.pending.shape[1]
-        if not (pending or held.shape[0]):
-            return torch.zeros(0, self.model.cfg.num_outputs)
-        out, _ = self.model.forward_chunk(held[None].to(self.device), self.state, final=True)
+        out, self.state = self.chunked.forward_chunk(feats[None].to(self.device), self.state)
         return out[0].float().cpu()
 
     @torch.inference_mode()
     def finish(self) -> torch.Tensor:
-        """The end of the stream: the output frames held back for the model's look-ahead or the
-        front end's warm-up (none for a unidirectional model without one; none again after the
-        first call)."""
+        """The end of the stream: the output frames held back for the look-ahead or the front
+        end's warm-up (none again after the first call)."""
         held = self.features.finish()
-        out, self.state = self.model.forward_chunk(held[None].to(self.device), self.state, final=True)
+        out, self.state = self.chunked.forward_chunk(held[None].to(self.device), self.state, final=True)
         return out[0].float().cpu()
+
+    def fork(self) -> "PosteriorStream":
+        """An independent copy: what it is fed or finished leaves this stream as it is (for
+        provisional outputs, as if the stream ended now). Cheap: nothing is copied but references
+        (no state tensor is ever changed in place)."""
+        other = copy.copy(self)
+        other.features = copy.copy(self.features)
+        return other

@@ -6,49 +6,32 @@ the space unit). A character model learns each word's spelling from recordings o
 model learns sounds that all words share, and reads any word whose pronunciation the lexicon
 knows or guesses, recordings or not (docs/speakers.md compares the two).
 
-Normalisation (Unicode NFKC, then): letters are lower-cased; punctuation and symbols become
-spaces, except an apostrophe inside a word (``don't``); whitespace is collapsed. Characters of
-scripts without case (Chinese, Japanese, Thai, ...) are kept as they are, and spaces between CJK
-characters are dropped because those scripts do not write them.
+Chinese is modelled as characters (``kind: chars``): one Hanzi is one syllable and one CTC
+unit, the transcript comes out in characters with no lexicon or conversion step, and the same
+code serves every script. The alternatives were weighed: pinyin syllables with tones (about 1300
+units) or initials and finals as phones (about 60, as EESEN and Kaldi's AISHELL recipes do) share
+sounds across characters, which matters with little audio per character, but each needs a
+character-to-pinyin lexicon with its polyphones (行 xíng/háng) and, to write characters again, a
+language model to choose among homophones (十 and 是 are both shi). For a word list of a few
+dozen characters (the ``mandarin`` model: ten digits and ten commands) characters are the smaller
+system; for open Mandarin at AISHELL-1 scale, character CTC over about 4000 units is also what
+WeNet and ESPnet ship (CER 5-7 %), so the choice scales. Tones need no special unit: the log-mel
+front end resolves the low harmonics that carry the pitch contour (with 80 bins, several below
+1 kHz), which is what tells 是 (shì) from 十 (shí); a pitch feature (as Kaldi adds) is not used.
+
+Normalisation of transcripts (the form the models are trained on) is :mod:`lstm_asr.normalize`.
 """
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 
 from .errors import ConfigError
+from .lexicon import PHONES, default_lexicon
+from .normalize import normalize_text  # noqa: F401  (re-exported: text in, units out)
 
 BLANK = "<blank>"
 SPACE = " "
-
-
-def _is_cjk(ch: str) -> bool:
-    cp = ord(ch)
-    return (0x3040 <= cp <= 0x30FF or 0x3400 <= cp <= 0x4DBF or 0x4E00 <= cp <= 0x9FFF
-            or 0xF900 <= cp <= 0xFAFF or 0x20000 <= cp <= 0x2FA1F)
-
-
-def normalize_text(text: str) -> str:
-    """Return the transcript in the form the models are trained on (see the module docstring)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    out = []
-    for k, ch in enumerate(text):
-        cat = unicodedata.category(ch)
-        if ch in "'’" and 0 < k < len(text) - 1 and text[k - 1].isalpha() and text[k + 1].isalpha():
-            out.append("'")
-        elif cat[0] in "PSZC":
-            out.append(" ")
-        else:
-            out.append(ch)
-    words = "".join(out).split()
-    # glue neighbouring CJK words: those scripts put no spaces between words
-    result = ""
-    for w in words:
-        if result and not (_is_cjk(result[-1]) and _is_cjk(w[0])):
-            result += " "
-        result += w
-    return result
 
 
 KINDS = ("chars", "phones")
@@ -83,7 +66,6 @@ class Vocabulary:
         """Chars: every character of the (already normalised) ``texts``, in code-point order.
         Phones: the space and all 39 phones, whatever the texts (a word list may need any)."""
         if kind == "phones":
-            from .lexicon import PHONES
             return cls([BLANK, SPACE, *PHONES], kind="phones")
         chars = sorted({ch for t in texts for ch in t})
         return cls([BLANK] + chars)
@@ -95,7 +77,6 @@ class Vocabulary:
     def lexicon(self):
         """The pronunciations a phone vocabulary reads words with (:func:`lexicon.default_lexicon`)."""
         if self._lexicon is None:
-            from .lexicon import default_lexicon
             self._lexicon = default_lexicon()
         return self._lexicon
 

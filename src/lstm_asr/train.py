@@ -1,11 +1,11 @@
-"""The training loop: CTC (or cross-entropy for the classifier head), AdamW, gradient clipping,
-one-cycle learning rate, a dev evaluation every epoch, the best model kept, early stopping,
-resumable checkpoints, fixed seeds, a progress bar, and the curves as CSV and PNG.
-
-A run directory holds ``best/`` (the best model so far: a model directory), ``last`` (the latest
-epoch: a model directory plus the trainer state, what ``resume`` starts from; a symbolic link to
-``ckpt-N/``, swapped atomically, so there is never a moment without a complete checkpoint), ``curves.csv``,
-``curves.png`` and ``train.log``.
+"""The training loop, to read from the top: :func:`train` runs :func:`_setup`'s named steps, then
+per epoch :func:`_train_epoch` (CTC, or cross-entropy for a classifier; AdamW, gradient clipping,
+one-cycle learning rate, fixed seeds), :func:`_evaluate` (the dev set) and :func:`_checkpoint` (the
+best model kept, resumable checkpoints, the curves as CSV and PNG), with early stopping. The run's
+config is :mod:`.config`. A run directory holds ``best/`` (the best model so far: a model
+directory), ``last`` (the latest epoch: a model directory plus the trainer state, what ``resume``
+starts from; a symbolic link to ``ckpt-N/``, swapped atomically, so there is never a moment
+without a complete checkpoint), ``curves.csv``, ``curves.png`` and ``train.log``.
 """
 from __future__ import annotations
 
@@ -15,153 +15,23 @@ import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
-from .augment import AugmentConfig, WaveAugmenter, draw_warps, spec_augment
+from .augment import WaveAugmenter, draw_warps, spec_augment
 from .checkpoint import load_model_files, load_trainer_state, resolve_model, save_model, save_trainer_state
+from .config import RunConfig, TrainConfig, check_resumable, init_configs
 from .data import AudioDataset, bucket_batches, collate, load_waves, read_manifest
-from .errors import ConfigError, check_keys
-from .features import FeatureConfig, FilterBank, global_stats, saved_features
+from .errors import ConfigError
+from .features import FeatureConfig, FilterBank, global_stats
 from .metrics import cer, sentence_accuracy, wer
 from .model import ModelConfig, resolve_device
 from .text import Vocabulary
 from .transcribe import Recognizer
-
-
-@dataclass
-class TrainConfig:
-    manifests: list = field(default_factory=list)  # training manifests (JSON Lines)
-    dev: str = ""                 # dev manifest: evaluated every epoch, picks the best model ("": keep the last)
-    out_dir: str = "runs/model"
-    epochs: int = 30
-    batch_seconds: float = 60.0   # padded seconds of audio per batch
-    max_batch: int = 64
-    lr: float = 2e-3              # peak of the one-cycle schedule
-    weight_decay: float = 1e-2
-    clip: float = 5.0             # gradient norm clipping
-    warmup: float = 0.1           # fraction of steps spent warming up
-    patience: int = 6             # epochs without dev improvement before stopping (counted once dev error < 100 %)
-    seed: int = 0
-    threads: int = 2
-    on_bad_line: str = "stop"     # stop | skip
-    max_minutes: float = 0.0      # a time budget (0: none): after 50 steps the schedule is fitted to the
-                                  # epochs that fit in it (at most `epochs`), and training stops there
-    sortagrad: bool = True        # first epoch short-to-long (DeepSpeech 2): CTC leaves its blank plateau sooner
-    device: str = "auto"          # auto | cpu | cuda | cuda:N: model and front end run there
-    amp: bool = True              # bf16 autocast on CUDA (ignored on the CPU)
-    init: str = ""                # start from this model (directory or bundled name): its weights,
-                                  # front end and vocabulary (fine-tuning, adaptation)
-    extend_vocab: bool = False    # with init: add the training texts' new characters as output units
-    stats_utterances: int = 2000  # utterances for the global feature statistics (normalize: global)
-    units: str = "chars"          # chars | phones (ARPAbet through lexicon.py): the output units of a new model
-    workers: int = 0              # processes that read and augment batches (0: in the training process)
-    teacher: str = ""             # distil from this CTC model (directory or bundled name) with the same
-                                  # vocabulary and frame rate: its per-frame output distribution on the same
-                                  # audio (through its own front end, without SpecAugment) is a second target
-    teacher_weight: float = 1.0   # loss = CTC + teacher_weight * KL(teacher || model), both per target unit
-
-
-@dataclass
-class RunConfig:
-    name: str = "model"
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    description: str = ""
-    # the decoder saved with the model as its default, e.g. {"beam_size": 8, "words": "training"}
-    # ("training": the words of the training transcripts, a closed vocabulary such as digits)
-    decoding: dict = field(default_factory=dict)
-    # the features and model options the config itself sets (not defaults): with train.init those
-    # in INIT_OVERRIDES replace the initial model's
-    given: dict = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
-        check_keys(d, cls, "config section")
-        tr = check_keys(d.get("train", {}) or {}, TrainConfig, "train option")
-        features, model = d.get("features", {}) or {}, d.get("model", {}) or {}
-        return cls(name=d.get("name", "model"), description=d.get("description", ""),
-                   decoding=d.get("decoding", {}) or {},
-                   features=FeatureConfig.from_dict(features),
-                   model=ModelConfig.from_dict(model),
-                   augment=AugmentConfig.from_dict(d.get("augment", {}) or {}),
-                   train=TrainConfig(**tr),
-                   given={"features": set(features), "model": set(model)})
-
-    @classmethod
-    def load(cls, path, overrides: list[str] = ()) -> "RunConfig":
-        """Read a YAML config; ``overrides`` are ``section.key=value`` strings (value in YAML)."""
-        try:
-            d = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read config ({e.strerror or e})") from None
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start + 1}); save the config as UTF-8") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(d, dict):
-            raise ConfigError(f"{path}: a config is a mapping of sections (features, model, augment, train), "
-                              f"not a {type(d).__name__}")
-        for item in overrides:
-            key, sep, value = item.partition("=")
-            section, _, name = key.strip().partition(".")
-            if not sep or not section or not name:
-                raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE")
-            try:
-                parsed = yaml.safe_load(value)
-            except yaml.YAMLError as e:
-                raise ConfigError(f"--set {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
-            if d.get(section) is None:
-                d[section] = {}
-            if not isinstance(d[section], dict):
-                raise ConfigError(f"--set {item!r}: {section} is not a section of name: value")
-            d[section][name] = parsed
-        try:
-            return cls.from_dict(d)
-        except ConfigError as e:  # name the file (the key names the option, in it or in --set)
-            raise ConfigError(f"{path}: {e}") from None
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "description": self.description, "decoding": self.decoding,
-                "features": self.features.to_dict(),
-                "model": self.model.to_dict(), "augment": self.augment.to_dict(), "train": asdict(self.train)}
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _write_curves(run_dir: Path, history: list[dict], metric: str) -> None:
-    with open(run_dir / "curves.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(history[0]))
-        w.writeheader()
-        w.writerows(history)
-    try:  # the plot is optional: the CSV holds the same numbers
-        import matplotlib
-    except ImportError:
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    ep = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
-    ax[0].plot(ep, [h["train_loss"] for h in history], marker="o")
-    ax[0].set(xlabel="epoch", ylabel="train loss", title="training loss")
-    ax[1].plot(ep, [100 * h[metric] for h in history], marker="o", color="C1")
-    ax[1].set(xlabel="epoch", ylabel=f"dev {metric} (%)", title=f"dev {metric}")
-    for a in ax:
-        a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(run_dir / "curves.png", dpi=100)
-    plt.close(fig)
 
 
 @dataclass
@@ -181,7 +51,6 @@ class _Run:
     total_steps: int
     warm: int
     metric: str
-    teacher: Recognizer | None = None
     step: int = 0
     unfit: int = 0           # utterances whose transcript cannot fit the output frames (CTC loss zeroed)
     skipped_steps: int = 0   # steps with a non-finite loss or gradient norm: not applied
@@ -245,18 +114,53 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
     return best
 
 
-def _read_utterances(paths: list, on_error: str, log) -> list:
-    utts = []
-    for m in paths:
-        man = read_manifest(m, on_error=on_error)
-        if man.skipped:
-            log(f"{m}: skipped {len(man.skipped)} bad line(s); first: {man.skipped[0]}")
-        utts += man.utterances
-    return utts
+def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = False) -> tuple[_Run, int]:
+    """Everything before the first epoch, in named steps: the run directory, the data, the
+    vocabulary and the weights to start from, the datasets, the model and optimizer, and with
+    ``resume`` the trainer state -> (run, first epoch)."""
+    tc = cfg.train
+    if not tc.manifests:
+        raise ConfigError("train.manifests is empty: give at least one training manifest")
+    device = resolve_device(tc.device)
+    torch.set_num_threads(max(1, tc.threads))
+    run_dir, last = _run_directory(Path(tc.out_dir), resume)
+    classifier = cfg.model.head == "classifier"
+    train_utts, train_waves, dev_utts, dev_waves = _read_data(tc, progress, log)
+    vocab, start_state = _vocabulary(cfg, last, classifier, train_utts, dev_utts, force, log)
+    dev_utts, dev_waves = _usable_data(cfg, vocab, classifier, train_utts, dev_utts, dev_waves, log)
+    cfg.model.num_outputs = len(vocab)
+    cfg.model.input_size = cfg.features.n_mels
+    train_set, dev_set = _datasets(cfg, vocab, classifier, train_utts, train_waves, dev_utts, dev_waves, log)
+    model_config = cfg.model_dir_config({w for u in train_utts for w in u.text.split()})
+
+    _seed_everything(tc.seed)
+    rec = Recognizer(model_config, vocab, start_state)
+    rec.set_decoding()  # dev evaluation (and best-model choice) with greedy decoding: fast and comparable
+    rec.to(device)
+    opt = torch.optim.AdamW(rec.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    durations = [train_set.duration(i) for i in range(len(train_set))]
+    steps_per_epoch = len(bucket_batches(durations, tc.batch_seconds, False, max_batch=tc.max_batch))
+    total = steps_per_epoch * tc.epochs
+    run = _Run(cfg, run_dir, device, rec, model_config, vocab, train_set, durations, dev_utts,
+               [dev_set.wave(i) for i in range(len(dev_set))], opt, total, max(1, int(tc.warmup * total)),
+               "error" if classifier else "wer")
+    start_epoch, elapsed = _restore(run, last, log) if last is not None else (1, 0.0)
+    log(f"training on {device} ({sum(durations) / 3600:.2f} h of audio per epoch, "
+        f"{rec.model.num_parameters():,} parameters)")
+    run.t_start = time.time() - elapsed
+    return run, start_epoch
 
 
-# what may change between an interrupted run and its --resume without --force
-RESUMABLE_CHANGES = {"out_dir", "threads", "device", "max_minutes", "on_bad_line", "amp"}
+def _run_directory(run_dir: Path, resume: bool) -> tuple[Path, Path | None]:
+    """The run directory, made -> (it, the checkpoint to resume or None). A run is never
+    overwritten: without ``resume`` the directory must hold none."""
+    last = latest_checkpoint(run_dir)
+    if last is not None and not resume:
+        raise ConfigError(f"{run_dir}: a run already exists there; use --resume to continue it or another --out")
+    if resume and last is None:
+        raise ConfigError(f"{run_dir}: nothing to resume (no complete checkpoint in {run_dir / 'last'})")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir, last
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -268,166 +172,54 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(done, key=lambda p: int(p.name[5:])) if done else None
 
 
-def _check_resumable(cfg: RunConfig, saved: dict, force: bool, where: Path) -> None:
-    """Refuse to resume with a changed recipe (schedule, data, augmentation, model) unless forced."""
-    now = cfg.to_dict()
-    changed = [f"train.{k}" for k in sorted(set(now["train"]) | set(saved.get("train", {})))
-               if k not in RESUMABLE_CHANGES and now["train"].get(k) != saved.get("train", {}).get(k)]
-    changed += [sec for sec in ("augment", "decoding") if now.get(sec) != saved.get(sec)]
-    shape = lambda m: {k: v for k, v in (m or {}).items() if k not in ("num_outputs", "input_size")}  # noqa: E731
-    if not cfg.train.init and shape(now["model"]) != shape(saved.get("model")):  # with init: the model's shape
-        changed.append("model")
-    if changed and not force:
-        raise ConfigError(f"{where}: the config differs from the run being resumed ({', '.join(changed)}); "
-                          "resume with the same config, or add --force to continue with the new one")
-
-
-def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = False) -> tuple[_Run, int]:
-    """Check the config, read the data, build (or restore) model and optimizer -> (run, first epoch)."""
-    tc = cfg.train
-    if not tc.manifests:
-        raise ConfigError("train.manifests is empty: give at least one training manifest")
-    device = resolve_device(tc.device)
-    torch.set_num_threads(max(1, tc.threads))
-    run_dir = Path(tc.out_dir)
-    last = latest_checkpoint(run_dir)
-    if last is not None and not resume:
-        raise ConfigError(f"{run_dir}: a run already exists there; use --resume to continue it or another --out")
-    if resume and last is None:
-        raise ConfigError(f"{run_dir}: nothing to resume (no complete checkpoint in {run_dir / 'last'})")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    classifier = cfg.model.head == "classifier"
-
-    train_utts = _read_utterances(tc.manifests, tc.on_bad_line, log)
-    dev_all = _read_utterances([tc.dev], tc.on_bad_line, log) if tc.dev else []
-    # the audio, read once (an unreadable file under on_bad_line: skip is reported and left out)
+def _read_data(tc: TrainConfig, progress: bool, log) -> tuple[list, list, list, list]:
+    """The training and dev utterances and their audio, read once (an unreadable file under
+    on_bad_line: skip is reported and left out) -> (train utts, train waves, dev utts, dev waves)."""
+    def utterances(paths: list) -> list:
+        utts = []
+        for m in paths:
+            man = read_manifest(m, on_error=tc.on_bad_line)
+            if man.skipped:
+                log(f"{m}: skipped {len(man.skipped)} bad line(s); first: {man.skipped[0]}")
+            utts += man.utterances
+        return utts
+    train_utts, dev_utts = utterances(tc.manifests), utterances([tc.dev] if tc.dev else [])
     train_utts, train_waves = load_waves(train_utts, tc.on_bad_line, progress, log)
-    dev_all, dev_waves = load_waves(dev_all, tc.on_bad_line, progress, log)
+    dev_utts, dev_waves = load_waves(dev_utts, tc.on_bad_line, progress, log)
     if not train_utts:
         raise ConfigError(f"{', '.join(map(str, tc.manifests))}: no training utterance with readable audio")
-    start_state = None  # the weights to start from: the checkpoint resumed, or the model fine-tuned
-    if resume:
-        vocab = Vocabulary.load(last / "vocab.json")
-        saved, _, start_state = load_model_files(last)
-        _check_resumable(cfg, saved.get("training") or {}, force, last)
-        cfg.features = FeatureConfig.from_saved(saved["features"])  # the statistics it was trained with
+    return train_utts, train_waves, dev_utts, dev_waves
+
+
+def _vocabulary(cfg: RunConfig, last: Path | None, classifier: bool, train_utts: list, dev_utts: list,
+                force: bool, log) -> tuple[Vocabulary, dict | None]:
+    """The output units and the weights to start from: the checkpoint's being resumed (``last``),
+    the model's of train.init (its vocabulary extended with train.extend_vocab), or a new vocabulary
+    of the training texts and no weights. Resuming or starting from a model sets the config's front
+    end and model to the saved ones."""
+    tc = cfg.train
+    if last is not None:
+        saved, vocab_path, state = load_model_files(last)
+        check_resumable(cfg, saved.get("training") or {}, force, last)
+        cfg.features = FeatureConfig.from_dict(saved["features"])  # the statistics it was trained with
         cfg.model = ModelConfig.from_dict(saved["model"])
-    elif tc.init:
+        return Vocabulary.load(vocab_path), state
+    if tc.init:
         init_dir = resolve_model(tc.init)
-        saved, vocab_path, start_state = load_model_files(init_dir)
+        saved, vocab_path, state = load_model_files(init_dir)
         vocab = Vocabulary.load(vocab_path)
-        cfg.features, cfg.model = _init_configs(cfg, saved)
+        cfg.features, cfg.model = init_configs(cfg, saved)
         log(f"starting from {init_dir}: its front end, model shape and vocabulary")
-    elif classifier:
-        vocab = Vocabulary(sorted({u.text for u in train_utts}), has_blank=False)
-    else:
-        vocab = Vocabulary.from_texts((u.text for u in train_utts), kind=tc.units)
-        vocab.prepare({w for u in train_utts + dev_all for w in u.text.split()})
-    if tc.init and tc.extend_vocab and not classifier and not resume:
-        new = sorted({ch for u in train_utts for ch in vocab.unknown(u.text)})
+        new = sorted({ch for u in train_utts for ch in vocab.unknown(u.text)}) if tc.extend_vocab and not classifier else []
         if new:
-            vocab, start_state = _extend_vocabulary(vocab, start_state, new, tc.seed)
+            vocab, state = _extend_vocabulary(vocab, state, new, tc.seed)
             log(f"output units added to {tc.init}'s vocabulary: {''.join(new)!r}")
-    usable = (lambda u: u.text in vocab.index) if classifier else (lambda u: not vocab.unknown(u.text))
-    if tc.init and not all(usable(u) for u in train_utts):
-        bad = next(u for u in train_utts if not usable(u))
-        raise ConfigError(f"{bad.audio}: transcript {bad.text!r} uses units the model {tc.init} cannot output "
-                          "(train.extend_vocab: true adds them)")
-    dev_utts = [u for u in dev_all if usable(u)]
-    dev_waves = [w for u, w in zip(dev_all, dev_waves) if usable(u)]
-    if len(dev_utts) < len(dev_all):
-        log(f"{tc.dev}: {len(dev_all) - len(dev_utts)} dev utterance(s) use units unseen in training; left out")
-    cfg.model.num_outputs = len(vocab)
-    cfg.model.input_size = cfg.features.n_mels
-
-    target = (lambda u: vocab.index[u.text]) if classifier else (lambda u: vocab.encode(u.text))
-    train_set = AudioDataset(train_utts, target, WaveAugmenter(cfg.augment), seed=tc.seed, waves=train_waves)
-    dev_set = AudioDataset(dev_utts, target, waves=dev_waves)
-    if cfg.features.normalize in ("global", "causal") and cfg.features.global_mean is None:
-        _set_global_stats(cfg.features, train_set, tc.stats_utterances, tc.seed)
-        log(f"global feature statistics from {min(len(train_set), tc.stats_utterances)} training utterances")
-
-    decoding = dict(cfg.decoding)
-    if decoding.get("words") == "training":
-        decoding["words"] = sorted({w for u in train_utts for w in u.text.split()})
-    model_config = {"name": cfg.name, "features": cfg.features.to_dict(), "model": cfg.model.to_dict(),
-                    "decoding": decoding, "trim_silence": True, "training": cfg.to_dict()}
-
-    _seed_everything(tc.seed)
-    rec = Recognizer(model_config, vocab, start_state)
-    rec.set_decoding()  # dev evaluation (and best-model choice) with greedy decoding: fast and comparable
-    rec.to(device)
-    teacher = _load_teacher(tc.teacher, rec, device) if tc.teacher else None
-    opt = torch.optim.AdamW(rec.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    durations = [train_set.duration(i) for i in range(len(train_set))]
-    steps_per_epoch = len(bucket_batches(durations, tc.batch_seconds, False, max_batch=tc.max_batch))
-    total = steps_per_epoch * tc.epochs
-    run = _Run(cfg, run_dir, device, rec, model_config, vocab, train_set, durations, dev_utts,
-               [dev_set.wave(i) for i in range(len(dev_set))], opt, total, max(1, int(tc.warmup * total)),
-               "error" if classifier else "wer", teacher)
-    start_epoch, elapsed = 1, 0.0
-    if resume:
-        info = load_trainer_state(last, opt)
-        start_epoch, run.step, elapsed = info["epoch"] + 1, info["step"], info["elapsed"]
-        run.unfit, run.skipped_steps = info.get("unfit", 0), info.get("skipped_steps", 0)
-        run.best, run.bad_epochs, run.history = info["best"], info["bad_epochs"], info["history"]
-        log(f"resuming {run_dir} after epoch {info['epoch']} (best dev {run.metric} {run.best:.4f})")
-    log(f"training on {device} ({sum(durations) / 3600:.2f} h of audio per epoch, "
-        f"{rec.model.num_parameters():,} parameters)")
-    run.t_start = time.time() - elapsed
-    return run, start_epoch
-
-
-# with train.init, the options a config may change from the initial model's (none changes a weight's shape)
-INIT_OVERRIDES = {"features": ("normalize", "noise_floor", "level_floor_db", "level_floor_warmup_s"),
-                  "model": ("dropout", "chunk", "right_context", "input_norm")}
-
-
-def _init_configs(cfg: RunConfig, saved: dict) -> tuple[FeatureConfig, ModelConfig]:
-    """The front end and model of a run started from a saved model: the saved ones, with the
-    options of INIT_OVERRIDES that the run's config sets (the dropout always comes from the run).
-    A changed normalisation drops the saved feature statistics (training computes new ones)."""
-    features = saved_features(dict(saved["features"]))
-    for key in cfg.given.get("features", ()):
-        if key in INIT_OVERRIDES["features"] and getattr(cfg.features, key) != features.get(key):
-            features[key] = getattr(cfg.features, key)
-            if key == "normalize":
-                features["global_mean"] = features["global_std"] = None
-    model = {**saved["model"], "dropout": cfg.model.dropout}
-    for key in cfg.given.get("model", ()):
-        if key in INIT_OVERRIDES["model"]:
-            model[key] = getattr(cfg.model, key)
-    return FeatureConfig.from_dict(features), ModelConfig.from_dict(model)
-
-
-def _load_teacher(name: str, rec: Recognizer, device) -> Recognizer:
-    """The model a run distils from (train.teacher): a CTC model with the student's output units
-    and output frame rate, so that its frames and the student's match one to one."""
-    teacher = Recognizer.from_dir(name)
-    if teacher.is_classifier or rec.is_classifier:
-        raise ConfigError(f"train.teacher {name}: distillation needs CTC models (teacher and model)")
-    if teacher.vocab.units != rec.vocab.units:
-        raise ConfigError(f"train.teacher {name}: its output units differ from the model's "
-                          "(distil into a model started from it, or with the same vocabulary)")
-    if teacher.frame_seconds != rec.frame_seconds:
-        raise ConfigError(f"train.teacher {name}: {teacher.frame_seconds * 1000:g} ms per output frame, the "
-                          f"model {rec.frame_seconds * 1000:g} ms: the frames must match")
-    teacher.to(device)
-    teacher.model.eval()
-    return teacher
-
-
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, lengths: torch.Tensor,
-                      target_lengths: torch.Tensor) -> torch.Tensor:
-    """KL(teacher || student) of CTC log-probabilities (B, T, V) over each utterance's ``lengths``
-    frames, summed per utterance and divided by its target length (as CTCLoss's "mean" does), then
-    averaged over the batch."""
-    frames = min(student.shape[1], teacher.shape[1])
-    student, teacher = student[:, :frames], teacher[:, :frames]
-    kl = (teacher.exp() * (teacher - student)).sum(-1)  # (B, T)
-    mask = torch.arange(kl.shape[1], device=kl.device)[None, :] < lengths[:, None]
-    per_utt = torch.where(mask, kl, kl.new_zeros(())).sum(1)
-    return (per_utt / target_lengths.clamp(min=1).to(kl.dtype)).mean()
+        return vocab, state
+    if classifier:
+        return Vocabulary(sorted({u.text for u in train_utts}), has_blank=False), None
+    vocab = Vocabulary.from_texts((u.text for u in train_utts), kind=tc.units)
+    vocab.prepare({w for u in train_utts + dev_utts for w in u.text.split()})
+    return vocab, None
 
 
 def _extend_vocabulary(vocab: Vocabulary, state: dict, new: list[str], seed: int) -> tuple[Vocabulary, dict]:
@@ -442,6 +234,36 @@ def _extend_vocabulary(vocab: Vocabulary, state: dict, new: list[str], seed: int
     return vocab, state
 
 
+def _usable_data(cfg: RunConfig, vocab: Vocabulary, classifier: bool, train_utts: list, dev_utts: list,
+                 dev_waves: list, log) -> tuple[list, list]:
+    """Refuse training transcripts a model started from (train.init) cannot output; leave out the
+    dev utterances with units the vocabulary lacks -> (dev utts, dev waves)."""
+    tc = cfg.train
+    usable = (lambda u: u.text in vocab.index) if classifier else (lambda u: not vocab.unknown(u.text))
+    if tc.init and not all(usable(u) for u in train_utts):
+        bad = next(u for u in train_utts if not usable(u))
+        raise ConfigError(f"{bad.audio}: transcript {bad.text!r} uses units the model {tc.init} cannot output "
+                          "(train.extend_vocab: true adds them)")
+    kept = [(u, w) for u, w in zip(dev_utts, dev_waves) if usable(u)]
+    if len(kept) < len(dev_utts):
+        log(f"{tc.dev}: {len(dev_utts) - len(kept)} dev utterance(s) use units unseen in training; left out")
+    return [u for u, _ in kept], [w for _, w in kept]
+
+
+def _datasets(cfg: RunConfig, vocab: Vocabulary, classifier: bool, train_utts: list, train_waves: list,
+              dev_utts: list, dev_waves: list, log) -> tuple[AudioDataset, AudioDataset]:
+    """The training set (augmented) and the dev set; the global feature statistics when the front
+    end needs them and has none yet."""
+    tc = cfg.train
+    target = (lambda u: vocab.index[u.text]) if classifier else (lambda u: vocab.encode(u.text))
+    train_set = AudioDataset(train_utts, target, WaveAugmenter(cfg.augment), seed=tc.seed, waves=train_waves)
+    dev_set = AudioDataset(dev_utts, target, waves=dev_waves)
+    if cfg.features.normalize == "global" and cfg.features.global_mean is None:
+        _set_global_stats(cfg.features, train_set, tc.stats_utterances, tc.seed)
+        log(f"global feature statistics from {min(len(train_set), tc.stats_utterances)} training utterances")
+    return train_set, dev_set
+
+
 def _set_global_stats(fc: FeatureConfig, data: AudioDataset, n: int, seed: int) -> None:
     """Per-bin mean/std of the (level-normalised) log-mel of up to ``n`` training utterances."""
     fbank = FilterBank(fc)
@@ -450,10 +272,13 @@ def _set_global_stats(fc: FeatureConfig, data: AudioDataset, n: int, seed: int) 
     fc.global_mean, fc.global_std = global_stats([fbank.raw(w[None], torch.tensor([len(w)]))[0][0] for w in waves])
 
 
-def ctc_frames_needed(target: list[int]) -> int:
-    """The fewest output frames CTC can spell ``target`` in: one per unit, plus a blank between
-    repeated units. With fewer, its loss is infinite (training zeroes it and counts it)."""
-    return len(target) + sum(a == b for a, b in zip(target, target[1:]))
+def _restore(run: _Run, last: Path, log) -> tuple[int, float]:
+    """The trainer state of the checkpoint ``last`` into ``run`` -> (first epoch, seconds trained)."""
+    info = load_trainer_state(last, run.opt)
+    run.step, run.unfit, run.skipped_steps = info["step"], info.get("unfit", 0), info.get("skipped_steps", 0)
+    run.best, run.bad_epochs, run.history = info["best"], info["bad_epochs"], info["history"]
+    log(f"resuming {run.run_dir} after epoch {info['epoch']} (best dev {run.metric} {run.best:.4f})")
+    return info["epoch"] + 1, info["elapsed"]
 
 
 def _train_epoch(run: _Run, epoch: int, bar) -> float:
@@ -474,15 +299,9 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
     for batch, (waves, lengths, targets) in zip(batches, _batch_loader(run.train_set, batches, tc.workers, seed)):
         warps = draw_warps(len(batch), cfg.augment, rng)
         feats, flen = run.rec.fbank(waves.to(device), lengths.to(device), warps)
-        if run.teacher is not None:
-            with torch.no_grad():
-                tfeats, tflen = run.teacher.fbank(waves.to(device), lengths.to(device), warps)
-                teacher_out = run.teacher.model(tfeats, tflen.clamp(min=1))[0].float()
         feats = spec_augment(feats, flen, cfg.augment, gen)
-        if model.cfg.chunk:  # latency-controlled: chunk edges at a random phase
-            model.encoder.phase = int(rng.integers(0, model.cfg.chunk))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            out, olen, _ = model(feats, flen.clamp(min=1))
+            out, olen = model(feats, flen.clamp(min=1))
         out = out.float()
         if model.cfg.head == "classifier":
             loss = torch.nn.functional.cross_entropy(out, torch.tensor(targets, device=device))
@@ -490,8 +309,6 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
             tgt = torch.tensor([t for seq in targets for t in seq], device=device)
             tlen = torch.tensor([len(seq) for seq in targets], device=device)
             loss = ctc(out.transpose(0, 1), tgt, olen, tlen)
-            if run.teacher is not None:
-                loss = loss + tc.teacher_weight * distillation_loss(out, teacher_out, olen, tlen)
             run.unfit += sum(int(n) < ctc_frames_needed(seq) for n, seq in zip(olen.tolist(), targets))
         for g in run.opt.param_groups:
             g["lr"] = run.lr_at(run.step)
@@ -514,6 +331,18 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
         bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-20:]):.3f}",
                         dev=f"{run.history[-1][run.metric]:.3f}" if run.history and run.dev_utts else "-")
     return float(np.mean(losses)) if losses else float("nan")
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def ctc_frames_needed(target: list[int]) -> int:
+    """The fewest output frames CTC can spell ``target`` in: one per unit, plus a blank between
+    repeated units. With fewer, its loss is infinite (training zeroes it and counts it)."""
+    return len(target) + sum(a == b for a, b in zip(target, target[1:]))
 
 
 def _batch_loader(data: AudioDataset, batches: list[list[int]], workers: int, seed: int):
@@ -575,16 +404,36 @@ def _checkpoint(run: _Run, row: dict) -> bool:
 def _point_last_at(run_dir: Path, ckpt: Path) -> None:
     """Make ``run_dir/last`` name ``ckpt`` atomically (a symlink replaced with os.replace), then
     delete the older checkpoints: at every moment ``last`` or a ckpt-N is complete."""
-    last = run_dir / "last"
-    if last.is_dir() and not last.is_symlink():  # a run from before symlinked checkpoints
-        last.rename(run_dir / "ckpt-0")
     link = run_dir / "last.link"
     link.unlink(missing_ok=True)
     link.symlink_to(ckpt.name)
-    os.replace(link, last)
+    os.replace(link, run_dir / "last")
     for old in run_dir.glob("ckpt-*"):
         if old != ckpt:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_curves(run_dir: Path, history: list[dict], metric: str) -> None:
+    """The learning curves: curves.csv, and curves.png when matplotlib is installed."""
+    with open(run_dir / "curves.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(history[0]))
+        w.writeheader()
+        w.writerows(history)
+    try:  # the plot is optional: the CSV holds the same numbers
+        import matplotlib
+    except ImportError:
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, key, scale, label, title, color in ((axes[0], "train_loss", 1, "train loss", "training loss", "C0"),
+                                                (axes[1], metric, 100, f"dev {metric} (%)", f"dev {metric}", "C1")):
+        ax.plot([h["epoch"] for h in history], [scale * h[key] for h in history], marker="o", color=color)
+        ax.set(xlabel="epoch", ylabel=label, title=title)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(run_dir / "curves.png", dpi=100)
+    plt.close(fig)
 
 
 def _readme(cfg: RunConfig, history: list[dict], best_row: dict, metric: str) -> str:

@@ -14,64 +14,25 @@ features -> model -> decoder -> word timing. A short clip is a stream with one s
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
-from typing import ClassVar, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
 
 from .audio import read_stream
-from .checkpoint import load_model_files, resolve_model
+from .checkpoint import load_model_files, resolve_alias
+from .chunking import ChunkedModel
 from .data import pad_waves
 from .decoding import BeamSearchDecoder, GreedyDecoder, word_spans
-from .errors import AsrError, ConfigError, check_keys
+from .errors import AsrError, ConfigError
 from .segment import MAX_SEGMENT_S, Segment, Segmenter
-from .features import FeatureConfig, FilterBank, check_online
+from .features import FeatureConfig, FilterBank
 from .model import AcousticModel, ModelConfig, resolve_device
+from .options import DecodeOptions
 from .text import Vocabulary
-
-
-@dataclass
-class DecodeOptions:
-    """How posteriors become text: the one place that holds every decoding default, built alike
-    by the CLI, the Python API and the server. Nothing set is greedy decoding; a word list, an
-    LM, hotwords or n-best switch prefix beam search on with ``AUTO_BEAM`` beams unless
-    ``beam_size`` says otherwise. ``beam_size=1`` is greedy decoding (one path, the best unit per
-    frame): a word list, LM, hotwords or n-best cannot steer a single path, so with those it is
-    refused. Values are checked (types, ranges, finite numbers) when a recognizer takes them."""
-    AUTO_BEAM: ClassVar[int] = 8          # beams when a search is asked for without a beam size
-    HOTWORD_BONUS: ClassVar[float] = 3.0  # natural-log bonus of a hotword given without one
-    beam_size: int | None = None        # None: 1, or AUTO_BEAM when the options below need a search
-    lm: str | None = None               # ARPA n-gram word LM
-    alpha: float = 0.5                  # LM weight
-    beta: float = 1.0                   # word insertion bonus (with an LM)
-    words: list[str] | None = None      # restrict the output to these words
-    hotwords: dict[str, float] | None = None   # word -> bonus (natural-log units)
-    nbest: int = 1
-    lexicon: str | None = None          # phone models: a file of pronunciations (lexicon.read_lexicon_file)
-
-    @classmethod
-    def from_dict(cls, d: dict, name: str = "decoding") -> "DecodeOptions":
-        try:
-            return cls(**check_keys(d, cls, "decoding option"))
-        except ConfigError as e:
-            raise ConfigError(f"{name}: {e}") from None
-
-    @property
-    def searches(self) -> bool:
-        """Whether something beyond the acoustics shapes the output (a search is needed)."""
-        return bool(self.lm or self.words or self.hotwords or self.nbest > 1 or self.lexicon)
-
-    @property
-    def beam(self) -> int:
-        """The number of beams actually used."""
-        if self.beam_size is not None:
-            return self.beam_size
-        return self.AUTO_BEAM if self.searches else 1
-
-    @property
-    def greedy(self) -> bool:
-        return self.beam <= 1 and not self.searches
+from .validate import check_fields
 
 
 @dataclass
@@ -93,19 +54,17 @@ class Recognizer:
 
     def __init__(self, config: dict, vocab: Vocabulary, state_dict: dict | None = None, name: str = "model"):
         try:
-            self.feature_config = FeatureConfig.from_saved(config["features"])
+            self.feature_config = FeatureConfig.from_dict(config["features"])
             self.model_config = ModelConfig.from_dict(config["model"])
         except (KeyError, TypeError) as e:
             raise ConfigError(f"{name}: incomplete model config ({e})") from None
-        if self.model_config.input_norm == "window" and self.feature_config.normalize != "none":
-            raise ConfigError(f"{name}: model.input_norm: window normalises the features itself: "
-                              f"features.normalize must be none, not {self.feature_config.normalize!r}")
         if self.model_config.num_outputs != len(vocab):
             raise ConfigError(f"{name}: vocabulary has {len(vocab)} units but the model {self.model_config.num_outputs}")
         self.config = config
         self.vocab = vocab
         self.fbank = FilterBank(self.feature_config)
         self.model = AcousticModel(self.model_config)
+        self.chunked: ChunkedModel | None = None  # the model as run with a look-ahead (with_lookahead)
         if state_dict is not None:
             try:
                 self.model.load_state_dict(state_dict)
@@ -116,15 +75,36 @@ class Recognizer:
         # the decoder the model was published with (e.g. its word list); set_decoding() changes it
         self._lms: dict = {}  # loaded n-gram LMs by path
         self._lexicons: dict = {}  # user lexicons by path (phone models)
-        self.default_options = DecodeOptions.from_dict(config.get("decoding") or {}, f"{name}: decoding")
+        self.default_options = DecodeOptions.from_dict(config.get("decoding") or {}, name=f"{name}: decoding")
         self.set_decoding(self.default_options)
 
     @classmethod
     def from_dir(cls, name_or_dir=None, device: str | None = None) -> "Recognizer":
-        d = resolve_model(name_or_dir)
+        d, lookahead_s = resolve_alias(name_or_dir)
         config, vocab_path, state = load_model_files(d)
         rec = cls(config, Vocabulary.load(vocab_path), state, name=str(d))
-        return rec.to(device) if device else rec
+        rec = rec.to(device) if device else rec
+        return rec.with_lookahead(lookahead_s) if lookahead_s else rec
+
+    def with_lookahead(self, seconds: float | None) -> "Recognizer":
+        """This model run with at most ``seconds`` of look-ahead (:mod:`.chunking`: a bidirectional
+        model latency-controlled, its normalisation and level floor per window), so that it runs
+        chunk by chunk exactly (:attr:`streams`) and ``transcribe`` gives what a stream gives;
+        None: the model as trained, each segment read whole. The weights are shared, not copied."""
+        view = copy.copy(self)
+        if seconds is None:
+            view.chunked, view.fbank = None, FilterBank(self.feature_config)
+        else:
+            model = getattr(self.model, "torch_model", self.model)  # under the onnx backend: its torch model
+            view.chunked = ChunkedModel(model, self.feature_config, seconds)
+            view.fbank = view.chunked.front_end()
+        view.fbank.to(self.device)
+        return view
+
+    @property
+    def lookahead_s(self) -> float | None:
+        """The look-ahead this model runs with (rounded to whole output frames), None: none."""
+        return None if self.chunked is None else self.chunked.seconds
 
     @property
     def device(self) -> torch.device:
@@ -153,7 +133,6 @@ class Recognizer:
     def check_options(self, opts: DecodeOptions) -> DecodeOptions:
         """Validate options (types and ranges; against this model: words it can spell, an LM that
         loads) once."""
-        from .validate import check_fields
         if not isinstance(opts, DecodeOptions):
             raise ConfigError(f"options must be a DecodeOptions, not {type(opts).__name__}")
         check_fields(vars(opts), DecodeOptions, "decoding option")
@@ -176,8 +155,6 @@ class Recognizer:
                                       "espeak-ng; or give it in a --lexicon file)")
                 missing = self.vocab.unknown(w)
                 raise ConfigError(f"word {w!r} uses characters the model cannot output: {''.join(sorted(missing))}")
-        if opts.beam_size is not None and opts.beam_size < 1:
-            raise ConfigError(f"beam size must be >= 1, not {opts.beam_size}")
         if opts.lm and opts.lm not in self._lms:
             from .lm import NgramLM
             self._lms[opts.lm] = NgramLM.load(opts.lm)
@@ -198,7 +175,7 @@ class Recognizer:
         """16 kHz waves -> CTC log-probs (B, T', V) and lengths (B,), or class logits (B, C)."""
         batch, lengths = pad_waves(waves)
         feats, flen = self.fbank(batch.to(self.device), lengths.to(self.device))
-        out, olen, _ = self.model(feats, flen.clamp(min=1))
+        out, olen = (self.chunked or self.model)(feats, flen.clamp(min=1))
         return out.float().cpu(), olen.cpu()
 
     def decode_segments(self, segments: list[Segment], options: DecodeOptions | None = None) -> list[Transcript]:
@@ -208,31 +185,27 @@ class Recognizer:
             return []
         opts = self._options(options)
         out, olen = self.posteriors([s.audio for s in segments])
-        result = []
-        for j, seg in enumerate(segments):
-            text, words, nbest = self._decode(out[j], int(olen[j]), seg.start, opts)
-            if seg.speech is not None:
-                widen_word_spans(words, seg.speech, seg.start)
-            result.append(Transcript(text, seg.duration, words, nbest, seg.start, seg.end))
-        return result
+        return [self._segment_transcript(seg, *self._decode(out[j], int(olen[j]), seg.start, opts))
+                for j, seg in enumerate(segments)]
+
+    def decoded_segment(self, segment: Segment, out: torch.Tensor, decoder, options: DecodeOptions | None = None
+                        ) -> Transcript:
+        """A segment's Transcript, as :meth:`decode_segments` gives it, from its CTC outputs (T', V)
+        and a decoder from :meth:`decoder` that has taken all of them (a live stream's, which
+        decoded them as they came)."""
+        opts = self._options(options)
+        return self._segment_transcript(segment, *self._read(decoder, out, segment.start, opts))
+
+    def _segment_transcript(self, seg: Segment, text: str, words: list[dict], nbest: list[dict]) -> Transcript:
+        if seg.speech is not None:
+            widen_word_spans(words, seg.speech, seg.start)
+        return Transcript(text, seg.duration, words, nbest, seg.start, seg.end)
 
     @property
     def streams(self) -> bool:
-        """Whether the model runs chunk by chunk exactly (unidirectional or latency-controlled CTC,
-        features normalised online): live recognition then decodes as the audio arrives."""
-        try:
-            self.model.check_streamable()
-            check_online(self.feature_config)
-        except ConfigError:
-            return False
-        return True
-
-    def decode_output(self, out: torch.Tensor, offset: float = 0.0, options: DecodeOptions | None = None) -> Transcript:
-        """CTC log-probabilities (T', V) of audio starting ``offset`` seconds into a stream (e.g. a
-        :class:`~lstm_asr.streaming.PosteriorStream`'s so far) -> a Transcript by the decoder."""
-        text, words, nbest = self._decode(out, out.shape[0], offset, self._options(options))
-        duration = out.shape[0] * self.frame_seconds
-        return Transcript(text, duration, words, nbest, offset, offset + duration)
+        """Whether the model runs chunk by chunk exactly (it has a look-ahead: :meth:`with_lookahead`):
+        live recognition then decodes each output frame once, as it comes."""
+        return self.chunked is not None
 
     def _decode(self, out: torch.Tensor, length: int, offset: float,
                 opts: DecodeOptions) -> tuple[str, list[dict], list[dict]]:
@@ -244,6 +217,10 @@ class Recognizer:
         out = out[:length]
         dec = self._new_decoder(opts)
         dec.accept(out)
+        return self._read(dec, out, offset, opts)
+
+    def _read(self, dec, out: torch.Tensor, offset: float, opts: DecodeOptions) -> tuple[str, list[dict], list[dict]]:
+        """A decoder that has taken CTC outputs ``out`` (T', V) -> text, word spans, n-best list."""
         ids, frames, text, hyps = self._best(dec, opts.nbest)
         nbest = [{"text": h.text, "score": round(h.score, 3)} for h in hyps] if opts.nbest > 1 else []
         spans = word_spans(ids, frames, self.vocab, self.frame_seconds, out, words=text.split())
@@ -255,7 +232,7 @@ class Recognizer:
     def decoder(self, options: DecodeOptions | None = None):
         """A fresh CTC decoder for these options (None: the recognizer's own) that takes a stream's
         outputs as they come (``accept``) and can ``fork``; :meth:`decoded_text` reads it. Fed the
-        same outputs, it gives :meth:`decode_output`'s text."""
+        same outputs, it gives the text :meth:`decode_segments` gives."""
         return self._new_decoder(self._options(options))
 
     def decoded_text(self, dec) -> str:
@@ -340,8 +317,6 @@ class Recognizer:
                 raise item
             if isinstance(item, Transcript):
                 yield item
-
-    transcribe_long = transcribe_segments  # the name of earlier releases
 
     def transcribe(self, audio, sample_rate: int | None = None, options: DecodeOptions | None = None,
                    max_seconds: float = MAX_SEGMENT_S, on_segment=None, progress=None) -> Transcript:

@@ -7,23 +7,28 @@ Callers turn that into their own kind of error:
 
 - :func:`arg_int`, :func:`arg_float`, ... make argparse ``type=`` functions: a bad option value is
   a usage error (exit 2) whose one line names the option;
-- :func:`check_fields` checks a config section (YAML, ``config.json``, ``--set``) against its
-  dataclass: the type of every field (from its annotation) and the ranges in :data:`RANGES`;
+- :func:`check_keys` and :func:`check_fields` check a config section (YAML, ``config.json``,
+  ``--set``) against its dataclass: the name and type of every field (from its annotation) and the
+  rule its definition states beside it (:func:`checked`: ``lr: float = checked(2e-3, reals(0, 10))``);
 - :func:`sample_rate` checks the API's ``sample_rate`` argument.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import math
 import numbers
 import typing
+from types import UnionType as _UnionType
+
+from .errors import ConfigError
 
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 384_000
 MAX_THREADS = 256       # torch/OpenMP threads: more is never useful and very many crash libgomp
-MAX_BEAM = 1024
-MAX_NBEST = 100
+MAX_BEAM = 1024         # beams of the prefix search (DecodeOptions.beam_size, --beam)
+MAX_NBEST = 100         # transcripts of an n-best list (DecodeOptions.nbest, --nbest)
 
 
 class Invalid(ValueError):
@@ -116,6 +121,18 @@ def choice(value, name: str, options) -> str:
     return value
 
 
+def read_text(path, what: str) -> str:
+    """The text of a UTF-8 file from outside (a word list, a corpus); ConfigError naming the file
+    otherwise: ``"PATH: cannot read WHAT (reason)"``, ``"PATH: the WHAT is not UTF-8 text (byte N)"``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: the {what} is not UTF-8 text (byte {e.start + 1})") from None
+
+
 # ---- argparse type= functions ----------------------------------------------------------------
 def _arg(parse, check, kind: str):
     def convert(s: str):
@@ -171,86 +188,112 @@ def arg_nonempty(s: str) -> str:
 
 
 # ---- config sections -------------------------------------------------------------------------
-_INT, _REAL = "int", "real"
-# section.field -> (kind, lo, hi, lo_open); fields not listed get the check of their annotation only
-RANGES: dict[str, tuple] = {
-    "features.sample_rate": ("rate",),
-    "features.n_mels": (_INT, 1, 1024),
-    "features.frame_length_ms": (_REAL, 0, 1000, True),
-    "features.frame_shift_ms": (_REAL, 0, 1000, True),
-    "features.preemphasis": (_REAL, 0, 1),
-    "features.low_freq": (_REAL, 0, None),
-    "features.high_freq": (_REAL, None, None),
-    "features.global_mean": (_REAL, None, None),
-    "features.global_std": (_REAL, 0, None, True),
-    "features.noise_floor": (_REAL, 0, 1000),
-    "features.level_floor_db": (_REAL, 0, 200, True),
-    "features.level_floor_warmup_s": (_REAL, 0, 3600),
-    "model.num_layers": (_INT, 1, 64),
-    "model.hidden_size": (_INT, 1, 65536),
-    "model.dropout": (_REAL, 0, 0.99),
-    "model.conv_channels": (_INT, 1, 65536),
-    "model.num_outputs": (_INT, 0, None),
-    "model.input_size": (_INT, 1, 1024),
-    "model.chunk": (_INT, 0, 100000),
-    "model.right_context": (_INT, 0, 100000),
-    "augment.noise_prob": (_REAL, 0, 1),
-    "augment.pad_prob": (_REAL, 0, 1),
-    "augment.pad_max_s": (_REAL, 0, 60),
-    "augment.bandlimit_prob": (_REAL, 0, 1),
-    "augment.reverb_prob": (_REAL, 0, 1),
-    "augment.freq_masks": (_INT, 0, 100),
-    "augment.freq_mask_width": (_INT, 0, 1024),
-    "augment.time_masks": (_INT, 0, 100),
-    "augment.time_mask_frac": (_REAL, 0, 1),
-    "augment.speeds": (_REAL, 0, 10, True),
-    "augment.snr_db": (_REAL, None, None),
-    "augment.gain_db": (_REAL, None, None),
-    "augment.rt60": (_REAL, 0, 10),
-    "augment.vtlp": (_REAL, None, None),
-    "train.epochs": (_INT, 1, None),
-    "train.batch_seconds": (_REAL, 0, None, True),
-    "train.max_batch": (_INT, 1, None),
-    "train.lr": (_REAL, 0, 10),
-    "train.weight_decay": (_REAL, 0, None),
-    "train.clip": (_REAL, 0, None, True),
-    "train.warmup": (_REAL, 0, 1),
-    "train.patience": (_INT, 1, None),
-    "train.threads": (_INT, 1, MAX_THREADS),
-    "train.on_bad_line": ("choice", ("stop", "skip")),
-    "train.max_minutes": (_REAL, 0, None),
-    "train.workers": (_INT, 0, 64),
-    "train.units": ("choice", ("chars", "phones")),
-    "train.stats_utterances": (_INT, 1, None),
-    "train.teacher_weight": (_REAL, 0, 100),
-    "train.manifests": ("paths",),
-    "train.out_dir": ("nonempty",),
-    "decoding.beam_size": (_INT, 1, MAX_BEAM),
-    "decoding.alpha": (_REAL, None, None),
-    "decoding.beta": (_REAL, None, None),
-    "decoding.nbest": (_INT, 1, MAX_NBEST),
-    "decoding.words": ("words",),
-    "decoding.hotwords": ("hotwords",),
-    "decoding.lm": ("nonempty",),
-}
+# A config dataclass states each field's rule beside it: ``n_mels: int = checked(80, ints(1, 1024))``.
+# A rule is a function (value, name, annotation) that raises Invalid, kept in the field's metadata
+# where :func:`check_fields` finds it. A field without one gets the check of its annotation only
+# (its type; a float must be finite).
+_CHECK = "check"
+
+
+def checked(default, rule):
+    """A dataclass field with ``default`` (a list or dict is copied for each instance) whose values
+    must follow ``rule`` (:func:`ints`, :func:`reals`, :func:`one_of`, :data:`NONEMPTY`, ...)."""
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata={_CHECK: rule})
+    return dataclasses.field(default=default, metadata={_CHECK: rule})
+
+
+def _numbers(one):
+    """The rule ``one(value, name)`` for a number, or for each item of a list where the field's
+    annotation allows a list (hidden_size per layer, speeds)."""
+    def rule(value, name: str, hint) -> None:
+        if isinstance(value, list) and _accepts(hint, list):
+            for k, v in enumerate(value):
+                one(v, f"{name}[{k}]")
+        elif _accepts(hint, list) and not (_accepts(hint, int) or _accepts(hint, float)):
+            raise Invalid(name, "a list of numbers", value)
+        else:
+            one(value, name)
+    return rule
+
+
+def ints(lo: int | None = None, hi: int | None = None):
+    """The rule of an integer within ``lo..hi``."""
+    return _numbers(lambda v, n: integer(v, n, lo, hi))
+
+
+def reals(lo: float | None = None, hi: float | None = None, lo_open: bool = False):
+    """The rule of a finite number within the bounds."""
+    return _numbers(lambda v, n: real(v, n, lo, hi, lo_open))
+
+
+def one_of(*options):
+    return lambda value, name, hint: choice(value, name, options)
+
+
+def _paths(value, name: str, hint) -> None:
+    if not isinstance(value, list) or not value:
+        raise Invalid(name, "a list of one or more file paths", value)
+    for k, v in enumerate(value):
+        text(v, f"{name}[{k}]")
+
+
+def _words(value, name: str, hint) -> None:
+    if not isinstance(value, list) or not value or not all(isinstance(w, str) and w.split() for w in value):
+        raise Invalid(name, "a list of one or more words", value)
+
+
+def _hotwords(value, name: str, hint) -> None:
+    if not isinstance(value, dict) or not value:
+        raise Invalid(name, "a mapping of word: bonus", value)
+    for w, b in value.items():
+        text(w, f"{name} key")
+        real(b, f"{name}[{w!r}]", -100.0, 100.0)
+
+
+RATE = lambda value, name, hint: sample_rate(value, name)  # noqa: E731 - a sample rate in Hz
+NONEMPTY = lambda value, name, hint: text(value, name)     # noqa: E731 - a non-blank string
+PATHS = _paths          # a list of one or more file paths
+WORDS = _words          # a list of one or more words
+HOTWORDS = _hotwords    # a mapping of word: bonus in -100..100
+
+
 SECTIONS = {"feature option": "features", "model option": "model", "augment option": "augment",
             "train option": "train", "decoding option": "decoding", "config section": ""}
 
 
+def check_keys(d, cls, what: str) -> dict:
+    """The one check of a config section read from outside: ``d`` must be a mapping whose keys are
+    fields of the dataclass ``cls`` (otherwise ConfigError naming the unknown ones and ``what``,
+    e.g. "model option") and whose values have the fields' types and ranges (:func:`check_fields`).
+    Returns ``d``."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{what}s must be a mapping of name: value, not {type(d).__name__}")
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)}, key=str)
+    if unknown:
+        raise ConfigError(f"unknown {what}(s): {', '.join(map(str, unknown))}")
+    return check_fields(d, cls, what)
+
+
 def check_fields(d: dict, cls, what: str) -> dict:
     """Check the values of a config mapping ``d`` (keys already known to be fields of the dataclass
-    ``cls``): each must have its field's annotated type and lie in its :data:`RANGES` range.
+    ``cls``): each must have its field's annotated type and follow its rule (:func:`checked`).
     Raises :class:`~lstm_asr.errors.ConfigError` naming ``section.field``. Returns ``d``."""
-    from .errors import ConfigError
     section = SECTIONS.get(what, what.split()[0])
     hints = _hints(cls)
+    rules = {f.name: f.metadata.get(_CHECK) for f in dataclasses.fields(cls)}
     for key, value in d.items():
         name = f"{section}.{key}" if section else str(key)
         hint = hints.get(key)
         try:
             if value is None and _allows_none(hint):
                 continue
-            _check_value(value, name, hint, RANGES.get(name))
+            if rules.get(key) is not None:
+                rules[key](value, name, hint)
+            elif not _conforms(value, hint):
+                raise Invalid(name, _describe(hint), value)
+            elif isinstance(value, float) and not math.isfinite(value):
+                raise Invalid(name, "a finite number", value)
         except Invalid as e:
             raise ConfigError(str(e)) from None
     return d
@@ -266,59 +309,6 @@ def _hints(cls) -> dict:
 def _allows_none(hint) -> bool:
     return hint is type(None) or (typing.get_origin(hint) in (typing.Union, _UnionType)
                                   and type(None) in typing.get_args(hint))
-
-
-try:
-    from types import UnionType as _UnionType
-except ImportError:  # pragma: no cover
-    _UnionType = typing.Union
-
-
-def _check_value(value, name: str, hint, rule) -> None:
-    if rule is not None:
-        kind = rule[0]
-        if kind in (_INT, _REAL):
-            lo, hi, lo_open = (rule[1:] + (None, None, False))[:3]
-            one = (lambda v, n: integer(v, n, lo, hi)) if kind == _INT else \
-                  (lambda v, n: real(v, n, lo, hi, lo_open))
-            if isinstance(value, list) and _accepts(hint, list):  # e.g. hidden_size per layer, speeds
-                for k, v in enumerate(value):
-                    one(v, f"{name}[{k}]")
-                return
-            if _accepts(hint, list) and not (_accepts(hint, int) or _accepts(hint, float)):
-                raise Invalid(name, "a list of numbers", value)
-            one(value, name)
-            return
-        if kind == "rate":
-            sample_rate(value, name)
-            return
-        if kind == "choice":
-            choice(value, name, rule[1])
-            return
-        if kind == "nonempty":
-            text(value, name)
-            return
-        if kind == "paths":
-            if not isinstance(value, list) or not value:
-                raise Invalid(name, "a list of one or more file paths", value)
-            for k, v in enumerate(value):
-                text(v, f"{name}[{k}]")
-            return
-        if kind == "words":
-            if not isinstance(value, list) or not value or not all(isinstance(w, str) and w.split() for w in value):
-                raise Invalid(name, "a list of one or more words", value)
-            return
-        if kind == "hotwords":
-            if not isinstance(value, dict) or not value:
-                raise Invalid(name, "a mapping of word: bonus", value)
-            for w, b in value.items():
-                text(w, f"{name} key")
-                real(b, f"{name}[{w!r}]", -100.0, 100.0)
-            return
-    if not _conforms(value, hint):
-        raise Invalid(name, _describe(hint), value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise Invalid(name, "a finite number", value)
 
 
 def _accepts(hint, kind) -> bool:

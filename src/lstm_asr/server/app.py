@@ -38,18 +38,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import validate as V
+from ..chunking import DEFAULT_LOOKAHEAD_S
 from ..errors import AsrError, AudioError, ConfigError
+from ..options import DecodeOptions
+from .protocol import HeadLimit, OriginPolicy, json_error as _error
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("lstm_asr.server")
 
 MAX_TEXT_FRAME = 4096          # characters of a WebSocket text (control) frame; longer ones are junk
 MULTIPART_SLACK = 64 * 1024    # bytes of multipart framing allowed on top of max_upload_bytes
-MAX_HEAD_BYTES = 16 * 1024     # request line (path and query) and headers
 
 # WebSocket close codes of /v1/stream (the reason in the close frame, and an error frame before it, say more)
 CLOSE_CODES = {
@@ -71,8 +73,11 @@ class ServerLimits:
     max_streams: int = 64                      # WebSocket streams open at once (more: refused)
     workers: int = 2                           # threads running the model (the cores to use)
     partial_interval: float = 0.5              # seconds of new audio between partial results
+    lookahead_s: float | None = DEFAULT_LOOKAHEAD_S  # how far a stream's model reads ahead (None: segments whole)
     idle_seconds: float = 60.0                 # a stream (or upload body) that sends nothing for this long is ended
-    max_beam: int = 64
+    max_beam: int = 64                         # beams a client may ask for (?beam=N): a search costs time in
+                                               # proportion to its beams, so a client gets far fewer than the
+                                               # library's own limit (validate.MAX_BEAM) allows a local user
     max_wall_seconds: float = 1800.0           # a stream may stay open this long (wall clock), whatever it sends
     max_bad_frames: int = 16                   # malformed frames a stream may send (more: it is ended)
     max_uploads: int = 16                      # uploads being received or transcribed at once (more: 503)
@@ -85,8 +90,12 @@ class ServerLimits:
         for name in ("idle_seconds", "max_seconds", "max_wall_seconds"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"server limit {name} must be > 0, not {getattr(self, name)}")
+        if self.max_beam > V.MAX_BEAM:
+            raise ConfigError(f"server limit max_beam must be <= {V.MAX_BEAM}, not {self.max_beam}")
         if self.partial_interval < 0:
             raise ConfigError(f"partial_interval must be >= 0, not {self.partial_interval}")
+        if self.lookahead_s is not None and not self.lookahead_s > 0:
+            raise ConfigError(f"lookahead_s must be > 0 seconds (or None), not {self.lookahead_s}")
         if isinstance(self.allow_origins, str):
             self.allow_origins = (self.allow_origins,)
         try:
@@ -105,131 +114,26 @@ class ClientError(Exception):
         self.headers = headers
 
 
-def _error(status: int, message: str, headers=None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def decode_options(rec, params, max_beam: int = 64) -> object:
+def decode_options(rec, params, max_beam: int) -> DecodeOptions:
     """Query parameters ``words`` (comma or space separated: only these words) and ``beam`` (beams
-    of the prefix search) on top of the model's own decoder -> DecodeOptions; ClientError 400."""
-    from ..transcribe import DecodeOptions  # noqa: F401  (the type built)
+    of the prefix search, at most ``max_beam``) on top of the model's own decoder -> DecodeOptions
+    checked against the model; ClientError 400."""
     unknown = sorted(set(params) - {"words", "beam", "sample_rate"})
     if unknown:
         shown = ", ".join(V.printable(u, 40) for u in unknown[:5])
         raise ClientError(400, f"unknown query parameter(s): {shown} (expected words, beam)")
-    opts = dataclasses.replace(rec.default_options)
+    given = {}
     try:
         if params.get("words") is not None:
-            opts.words = V.query_words(params.get("words"))
+            given["words"] = V.query_words(params.get("words"))
         if params.get("beam") is not None:
-            opts.beam_size = V.query_int(params.get("beam"), "beam", 1, max_beam)
+            given["beam_size"] = V.query_int(params.get("beam"), "beam", 1, max_beam)
     except V.Invalid as e:
         raise ClientError(400, str(e)) from None
     try:
-        return rec.check_options(opts)
+        return rec.check_options(DecodeOptions.from_dict(given, rec.default_options))
     except ConfigError as e:
         raise ClientError(400, str(e)) from None
-
-
-# ---- origins ---------------------------------------------------------------------------------
-def _header(scope, name: bytes) -> str | None:
-    for k, v in scope.get("headers", ()):
-        if k == name:
-            return v.decode("latin-1")
-    return None
-
-
-def origin_allowed(origin: str | None, host: str | None, allow=()) -> bool:
-    """Whether a request with these ``Origin`` and ``Host`` headers is served: no Origin (not a
-    browser), the same host[:port] as Host (the page is ours, also behind a TLS proxy that passes
-    Host on), or an origin in ``allow`` (``"*"``: any)."""
-    if origin is None or "*" in allow:
-        return True
-    try:
-        o = V.origin(origin)
-    except V.Invalid:  # "null" (sandboxed frames, file:) and anything malformed
-        return False
-    if o in allow:
-        return True
-    if not host:
-        return False
-    scheme, netloc = o.split("://", 1)
-    h = host.strip().lower()
-    default = {"http": ":80", "https": ":443"}[scheme]
-    if h.endswith(default):
-        h = h[:-len(default)]
-    return netloc == h
-
-
-class OriginPolicy:
-    """ASGI middleware: refuses (403) HTTP requests and WebSocket handshakes from web pages of other
-    origins, answers CORS preflights and adds CORS headers for the allowed ones."""
-
-    def __init__(self, app, allow=()):
-        self.app = app
-        self.allow = tuple(allow)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] not in ("http", "websocket"):
-            return await self.app(scope, receive, send)
-        origin = _header(scope, b"origin")
-        if origin is None:
-            return await self.app(scope, receive, send)
-        shown = V.printable(origin)
-        if not origin_allowed(origin, _header(scope, b"host"), self.allow):
-            message = (f"origin {shown!r} is not allowed: pages of this server only, or those "
-                       "given with --allow-origin")
-            if scope["type"] == "websocket":
-                return await self._refuse_socket(scope, receive, send, message)
-            return await _error(403, message)(scope, receive, send)
-        if scope["type"] == "websocket":
-            return await self.app(scope, receive, send)
-        cors = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
-        if scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method") is not None:
-            headers = cors + [(b"access-control-allow-methods", b"GET, HEAD, POST"),
-                              (b"access-control-allow-headers", b"content-type"),
-                              (b"access-control-max-age", b"600"), (b"content-length", b"0")]
-            await send({"type": "http.response.start", "status": 204, "headers": headers})
-            return await send({"type": "http.response.body", "body": b""})
-
-        async def send_with_cors(message):
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": list(message.get("headers", [])) + cors}
-            await send(message)
-        await self.app(scope, receive, send_with_cors)
-
-    @staticmethod
-    async def _refuse_socket(scope, receive, send, message, status=403):
-        msg = await receive()  # websocket.connect
-        if msg["type"] != "websocket.connect":
-            return
-        if "websocket.http.response" in scope.get("extensions", {}):
-            body = json.dumps({"error": message}).encode()
-            await send({"type": "websocket.http.response.start", "status": status,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "websocket.http.response.body", "body": body})
-        else:
-            await send({"type": "websocket.close", "code": 1008})
-
-
-class HeadLimit:
-    """ASGI middleware: a request whose path, query and headers exceed ``MAX_HEAD_BYTES`` gets 431
-    (uvicorn's h11 refuses a longer head only when it arrives in pieces, so the bound is set here)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket"):
-            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + \
-                sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
-            if size > MAX_HEAD_BYTES:
-                message = f"request line and headers of {size} bytes (at most {MAX_HEAD_BYTES})"
-                if scope["type"] == "websocket":
-                    return await OriginPolicy._refuse_socket(scope, receive, send, message, 431)
-                return await _error(431, message)(scope, receive, send)
-        await self.app(scope, receive, send)
 
 
 # ---- upload bodies ---------------------------------------------------------------------------
@@ -436,7 +340,7 @@ def create_app(recognizer=None, model: str | None = None, limits: ServerLimits |
                 raise ClientError(400, str(e)) from None
             StreamResampler(rate)
             opts = decode_options(rec, params, limits.max_beam)
-            live = StreamingRecognizer(rec, rate, opts, limits.partial_interval)
+            live = StreamingRecognizer(rec, rate, opts, limits.partial_interval, limits.lookahead_s)
         except (ClientError, ConfigError) as e:
             await ws.send_json({"type": "error", "error": getattr(e, "message", str(e))})
             await ws.close(code=1008, reason="bad parameters")
