@@ -1,6 +1,7 @@
 """What the sections of benchmarks/cells.py share: settings, subset manifests, the training jobs and
-the worker pool that runs them, evaluation and inference timing, plots and report pieces, and the
-command line and run (``main``) behind cells.py and every section's own file.
+the worker pool that runs them, the classifier of sections 2, 3 and 6, evaluation and inference
+timing, plots and report pieces, and the command line and run (``main``) behind cells.py and every
+section's own file.
 
 A section is a module (cells_budget, cells_memory, cells_gradients, cells_hidden, cells_overfit,
 cells_keras) with ``SECTION`` (its number: results go under ``"s<SECTION>"``), optionally ``NEEDS``
@@ -138,6 +139,26 @@ def load_set(manifest: str) -> tuple[list[np.ndarray], list[str]]:
 
 def n_params(model_cfg: dict) -> int:
     return AcousticModel(ModelConfig.from_dict(model_cfg)).num_parameters()
+
+
+class Classifier(AcousticModel):
+    """Sections 2, 3 and 6's classifier (the library's models are CTC only): the library's acoustic
+    model (front end, recurrent stack, output layer of ``num_classes`` units) read once per
+    utterance, from the state after all of it (the last real frame forwards, the first frame
+    backwards): features (B, T, F), lengths (B,) -> class logits (B, C). Same parameters, and
+    state_dict keys, as the CTC model of ``model_cfg`` with ``num_outputs = num_classes``."""
+
+    def __init__(self, model_cfg: dict, num_classes: int):
+        super().__init__(ModelConfig.from_dict({**model_cfg, "num_outputs": num_classes}))
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x, lengths = self.frontend(feats, lengths)
+        x = self.encoder(self.dropout(x), lengths)  # (B, T', H * directions), padding frames zero
+        last = x[torch.arange(x.shape[0]), (lengths - 1).clamp(min=0)]
+        if self.cfg.bidirectional:
+            half = x.shape[-1] // 2
+            last = torch.cat([last[:, :half], x[:, 0, half:]], dim=-1)
+        return self.head(self.dropout(last))
 
 
 def match_hidden(base: dict, cell: str, target: int) -> int:

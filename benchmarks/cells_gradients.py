@@ -19,14 +19,13 @@ import numpy as np
 import torch
 
 import cells_memory
-from cells_common import CELL_NAMES, COLORS, main, save, sci, table
-from cells_memory import S2_DELAYS, DelayData, s2_logits, s2_model_config, s2_noise, s2_plan
-from lstm_asr.model import AcousticModel, ModelConfig
+from cells_common import CELL_NAMES, COLORS, Classifier, main, save, sci, table
+from cells_memory import DIGITS, S2_DELAYS, DelayData, s2_logits, s2_model_config, s2_noise, s2_plan
 
 SECTION = 3
 
 
-def grad_profile(model: AcousticModel, feats: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+def grad_profile(model: Classifier, feats: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """Mean over the batch of ||dL/dx_t|| (L: cross-entropy at the last step) indexed by the number
     of steps back from the last frame (0 = the last frame itself). In float64, so that gradients
     far below float32's range (1e-45) still show as numbers rather than zeros."""
@@ -50,7 +49,7 @@ def results(ctx: dict, done: dict, earlier: dict) -> dict:
     out = {}
     for cell in CELL_NAMES:
         torch.manual_seed(0)
-        model = AcousticModel(ModelConfig.from_dict(s2_model_config(cell, plan[cell]["hidden"])))
+        model = Classifier(s2_model_config(cell, plan[cell]["hidden"]), len(DIGITS))
         profiles = {"fresh": grad_profile(model, feats, y)}
         if s2 and Path(s2["cells"][cell]["weights"]).is_file():
             model.load_state_dict(load_file(s2["cells"][cell]["weights"]))

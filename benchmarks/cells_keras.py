@@ -11,34 +11,135 @@ it is).
 """
 from __future__ import annotations
 
+import math
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
 import cells_budget
-from cells_common import BUDGET, FEATURES, evaluate, main, pct, read_curves, save, table, train_spec
+from cells_common import BUDGET, FEATURES, TRAIN, Classifier, evaluate, main, pct, read_jsonl, save, table
+from lstm_asr.audio import SAMPLE_RATE, load_audio
 from lstm_asr.errors import AsrError
+from lstm_asr.features import FeatureConfig, FilterBank
+from lstm_asr.segment import trim_silence
 from lstm_asr.transcribe import Recognizer
 
 SECTION = 6
 NEEDS = (1,)   # the section-1 LSTM is one of the models compared
 
 KERAS_MODEL = {"cell": "lstm", "num_layers": 2, "hidden_size": [128, 64], "bidirectional": False, "dropout": 0.0,
-               "subsample": 1, "head": "classifier", "pool": "last", "input_size": FEATURES["n_mels"]}
+               "subsample": 1, "input_size": FEATURES["n_mels"]}
+
+
+class Features:
+    """Silence-trimmed recordings -> the section's log-mel features (B, T, F), lengths (B,)."""
+
+    def __init__(self):
+        self.fbank = FilterBank(FeatureConfig.from_dict(FEATURES))
+
+    @torch.inference_mode()
+    def __call__(self, waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        waves = [torch.from_numpy(np.ascontiguousarray(trim_silence(w))) for w in waves]
+        lengths = torch.tensor([len(w) for w in waves])
+        return self.fbank(torch.nn.utils.rnn.pad_sequence(waves, batch_first=True), lengths)
+
+
+def labelled(manifest: str, classes: list[str] | None = None) -> tuple[list[np.ndarray], torch.Tensor, list[str]]:
+    """A manifest's recordings, their class indices and the classes (the sorted labels when not given)."""
+    rows = read_jsonl(Path(manifest))
+    texts = [" ".join(r["text"].split()) for r in rows]
+    classes = classes or sorted(set(texts))
+    keep = [k for k, t in enumerate(texts) if t in classes]
+    return ([load_audio(rows[k]["audio"]) for k in keep], torch.tensor([classes.index(texts[k]) for k in keep]),
+            classes)
+
+
+def accuracy(model: Classifier, feats: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor) -> float:
+    model.eval()
+    with torch.inference_mode():
+        return float((model(feats, lengths.clamp(min=1)).argmax(-1) == labels).float().mean())
+
+
+def keras_job(job: dict) -> dict:
+    """Train the classifier with cross-entropy (the shared TRAIN settings: AdamW, one epoch of linear
+    warm-up then a constant lr, clipping; batches of similar lengths) for ``job["minutes"]``,
+    checked after every epoch; keep the weights of the best dev accuracy (ties: the later)."""
+    from safetensors.torch import save_file
+    out = Path(job["out_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    featurize = Features()
+    waves, labels, classes = labelled(job["train"])
+    dev_waves, dev_labels, _ = labelled(job["dev"], classes)
+    feats = [featurize([w]) for w in waves]  # computed once: no augmentation
+    dev = featurize(dev_waves)
+    torch.manual_seed(TRAIN["seed"])
+    rng = np.random.default_rng(TRAIN["seed"])
+    model = Classifier(KERAS_MODEL, len(classes))
+    opt = torch.optim.AdamW(model.parameters(), lr=TRAIN["lr"], weight_decay=TRAIN["weight_decay"])
+    order = np.argsort([int(f[1][0]) for f in feats], kind="stable")
+    batches = [order[k:k + TRAIN["max_batch"]] for k in range(0, len(order), TRAIN["max_batch"])]
+    curves, best, step, t0 = [], -1.0, 0, time.time()
+    while time.time() - t0 < 60 * job["minutes"]:
+        model.train()
+        losses = []
+        for b in rng.permutation(len(batches)):
+            idx = batches[b]
+            x = torch.nn.utils.rnn.pad_sequence([feats[i][0][0] for i in idx], batch_first=True)
+            lengths = torch.cat([feats[i][1] for i in idx])
+            for g in opt.param_groups:
+                g["lr"] = TRAIN["lr"] * min(1.0, (step + 1) / len(batches))
+            loss = torch.nn.functional.cross_entropy(model(x, lengths.clamp(min=1)), labels[torch.as_tensor(idx)])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), TRAIN["clip"])
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+        acc = accuracy(model, *dev, dev_labels)
+        curves.append({"epoch": len(curves) + 1, "seconds": round(time.time() - t0, 1),
+                       "train_loss": float(np.mean(losses)), "error": round(1 - acc, 5)})
+        if acc >= best:
+            best = acc
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "best.safetensors"))
+    return {"weights": str(out / "best.safetensors"), "classes": classes, "curves": curves}
 
 
 def make_jobs(ctx: dict) -> list[dict]:
     minutes = ctx["M"] * BUDGET["s6"]
-    return [train_spec("s6_keras", minutes, ctx["work"] / "s6" / "keras", dict(KERAS_MODEL),
-                       [ctx["man"]["s6_train"]], ctx["man"]["dev_single"], minutes)]
+    return [{"run": keras_job, "name": "s6_keras", "cost": minutes, "minutes": minutes,
+             "train": ctx["man"]["s6_train"], "dev": ctx["man"]["dev_single"],
+             "out_dir": str(ctx["work"] / "s6" / "keras")}]
+
+
+def evaluate_classifier(job: dict, waves: list[np.ndarray], texts: list[str]) -> dict:
+    """The trained classifier on ``waves`` one at a time (silence trimming, features, model): its
+    accuracy and milliseconds per second of input audio, as :func:`cells_common.evaluate`."""
+    from safetensors.torch import load_file
+    model = Classifier(KERAS_MODEL, len(job["classes"]))
+    model.load_state_dict(load_file(job["weights"]))
+    model.eval()
+    featurize = Features()
+    with torch.inference_mode():
+        for w in waves[:4]:  # warm-up
+            model(*featurize([w]))
+        t0 = time.perf_counter()
+        hyps = [job["classes"][int(model(*featurize([w])).argmax(-1)[0])] for w in waves]
+        seconds = time.perf_counter() - t0
+    audio_s = sum(len(w) for w in waves) / SAMPLE_RATE
+    return {"accuracy": float(np.mean([h == t for h, t in zip(hyps, texts)])) if texts else math.nan,
+            "ms_per_audio_s": 1000 * seconds / audio_s, "params": model.num_parameters()}
 
 
 def results(ctx: dict, done: dict, earlier: dict) -> dict:
     waves, texts = ctx["sets"]["test"]
     s1 = earlier.get("s1")
-    run = done["s6_keras"]["run_dir"]
-    curves = read_curves(run)
-    ev = evaluate(Path(run) / "best", waves, texts)
-    rows = {"keras_classifier": {"params": Recognizer.from_dir(Path(run) / "best").model.num_parameters(),
+    job = done["s6_keras"]
+    curves = job["curves"]
+    ev = evaluate_classifier(job, waves, texts)
+    rows = {"keras_classifier": {"params": ev["params"],
                                  "epochs": len(curves), "train_seconds": curves[-1]["seconds"],
                                  "best_dev_error": min(c["error"] for c in curves),
                                  "test_accuracy": ev["accuracy"], "ms_per_audio_s": ev["ms_per_audio_s"]}}
@@ -75,8 +176,10 @@ def report(res: dict) -> list[str]:
     s, plots = res["s6"], res["plots_dir"]
     L = ["## 6. The seed's Keras example as a classifier", "",
          "The seed's Keras model `LSTM(128, return_sequences=True) → LSTM(64) → Dense(10, softmax)` as a "
-         "config: `head: classifier, num_layers: 2, hidden_size: [128, 64], bidirectional: false, "
-         "subsample: 1, pool: last, dropout: 0` (80 log-mel bins in, no convolutions), trained with "
+         "`cells_common.Classifier` (the library's model read once, from its state after the whole "
+         "recording) of `num_layers: 2, hidden_size: [128, 64], bidirectional: false, subsample: 1, dropout: 0` "
+         "(80 log-mel bins in, no convolutions), trained by this section's own loop (`keras_job`: "
+         "silence-trimmed recordings, the shared AdamW settings, no augmentation) with "
          f"cross-entropy on the single digits of train.jsonl (`{Path(s['train_manifest']).name}`, "
          f"{res['subset_sizes']['s6']}) for {s['budget_minutes']:.2g} min, dev = the dev set's single digits. "
          "Next to it, CTC models on the same test set (a CTC model's answer counts as right only when its "

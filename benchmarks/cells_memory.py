@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cells_common import (BUDGET, CELL_NAMES, COLORS, main, match_hidden, n_params, pct, pick, read_jsonl, save,
-                          table)
+from cells_common import (BUDGET, CELL_NAMES, COLORS, Classifier, main, match_hidden, n_params, pct, pick,
+                          read_jsonl, save, table)
 from lstm_asr.audio import SAMPLE_RATE, load_audio
 from lstm_asr.segment import trim_silence
 from lstm_asr.features import FeatureConfig, FilterBank, normalize
-from lstm_asr.model import AcousticModel, ModelConfig
 
 SECTION = 2
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -38,9 +37,9 @@ S2_CLIP = 1.0
 
 
 def s2_model_config(cell: str, hidden: int) -> dict:
+    """The model of :class:`cells_common.Classifier` (10 classes: ``Classifier(cfg, len(DIGITS))``)."""
     return {"cell": cell, "num_layers": 1, "hidden_size": hidden, "bidirectional": False, "dropout": 0.0,
-            "subsample": 1, "head": "classifier", "pool": "last", "num_outputs": 10,
-            "input_size": S2_FEATURES["n_mels"]}
+            "subsample": 1, "num_outputs": len(DIGITS), "input_size": S2_FEATURES["n_mels"]}
 
 
 def s2_plan() -> dict:
@@ -111,10 +110,12 @@ class DelayData:
         return normalize(out, lengths, self.cfg), self.labels[torch.as_tensor(np.asarray(idx))]
 
 
-def s2_logits(model: AcousticModel, feats: torch.Tensor) -> torch.Tensor:
+def s2_logits(model: Classifier, feats: torch.Tensor) -> torch.Tensor:
     """The classifier's logits from the state at the last frame. Every sequence of a batch has the
-    same length, so this equals ``model(feats, lengths)[0]`` without packing (PyTorch's CPU
-    recurrent layers are several times slower on packed sequences of varied lengths)."""
+    same length, so this is ``model(feats, lengths)`` without packing (PyTorch's CPU recurrent
+    layers are several times slower on packed sequences of varied lengths) and without the front
+    end's LayerNorm (left out here since the section was first run: its features are normalised
+    per example; its 2 x 40 parameters are counted, unused)."""
     x = model.dropout(feats)
     for k, layer in enumerate(model.encoder.layers):
         x, _ = layer(model.encoder.dropout(x) if k else x)
@@ -142,7 +143,7 @@ def delay_job(job: dict) -> dict:
     train_data = DelayData(job["train_manifest"], job["train_limit"], 0, noise_train)
     test_data = DelayData(job["test_manifest"], job["test_limit"], 1, noise_test)
     torch.manual_seed(0)
-    model = AcousticModel(ModelConfig.from_dict(s2_model_config(cell, job["hidden"])))
+    model = Classifier(s2_model_config(cell, job["hidden"]), len(DIGITS))
     opt = torch.optim.Adam(model.parameters(), lr=S2_LR)
     rng = np.random.default_rng(0)
     max_delay = int(1.1 * max(S2_DELAYS))
@@ -211,7 +212,7 @@ def report(res: dict) -> list[str]:
          f"testing), with the same noise also under the digit at {s['snr_db']:g} dB SNR; the digits of a batch "
          "end on the same frame (shorter ones get noise in front), so every sequence of a batch has one length. "
          f"Features: {S2_FEATURES['n_mels']} log-mel bins, normalised per example. The model (one "
-         "unidirectional layer, classifier head with `pool=\"last\"`) must say which digit was spoken from its "
+         "unidirectional layer, a linear layer on its last state: `cells_common.Classifier`) must say which digit was spoken from its "
          "state at the LAST frame, i.e. after the noise. One model per cell, equal parameters (LSTM hidden "
          f"{S2_LSTM_HIDDEN}), trained with its own loop (Adam lr {S2_LR:g}, batch {S2_BATCH}, gradient clip "
          f"{S2_CLIP:g}, PyTorch's default initialisation) for {s['budget_seconds']:.0f} s of wall time each, on "

@@ -150,6 +150,19 @@ def test_bad_transcribe_option_values_are_usage_errors(capsys, option, value):
     assert last.startswith("lstm-asr transcribe: error:")
 
 
+@pytest.mark.parametrize("name", [name for name, *_ in cli.SERVE_LIMITS])
+@pytest.mark.parametrize("value", ["-1", "1e9"])
+def test_serve_flags_and_server_limits_check_one_range(capsys, name, value):
+    """Each `serve` limit flag takes its range from its ServerLimits field: both refuse alike."""
+    from lstm_asr.server.settings import ServerLimits
+    flag = "--" + name.replace("_", "-")
+    last = _usage_error(capsys, flag, "serve", flag, value)
+    with pytest.raises(ConfigError) as info:
+        ServerLimits(**{name: int(float(value)) if "integer" in last else float(value)})
+    expected = last.split(": must be ", 1)[1].rsplit(", not ", 1)[0]
+    assert str(info.value).startswith(f"server.{name} must be {expected}, not "), (last, str(info.value))
+
+
 @pytest.mark.parametrize("argv,option", [
     (["train", "--config", "c.yaml", "--epochs", "0"], "--epochs"),
     (["train", "--config", "c.yaml", "--max-minutes", "nan"], "--max-minutes"),

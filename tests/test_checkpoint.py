@@ -58,7 +58,7 @@ def test_round_trip(model_dir, parts):
     assert cfg == {"format": FORMAT, **config}
     assert vocab_path == model_dir / "vocab.json"
     v = Vocabulary.load(vocab_path)
-    assert v.units == vocab.units and v.has_blank
+    assert v.units == vocab.units and v.blank == 0
     assert set(loaded) == set(state)
     for k, t in state.items():
         assert loaded[k].dtype == t.dtype and torch.equal(loaded[k], t), k
@@ -81,6 +81,16 @@ def test_non_contiguous_and_grad_tensors_saved(tmp_path):
     d = save_model(tmp_path / "m", {}, Vocabulary(["a"]), state)
     _, _, loaded = load_model_files(d)
     assert torch.equal(loaded["t"], w.detach().t()) and torch.equal(loaded["p"], torch.ones(3))
+
+
+def test_a_saved_classifier_is_refused_in_one_line_that_says_where_classifiers_went(tmp_path):
+    d = save_model(tmp_path / "m", {"model": {"head": "classifier", "pool": "last"}}, Vocabulary(["a"]),
+                   {"t": torch.ones(1)})
+    with pytest.raises(ConfigError) as info:
+        load_model_files(d)
+    assert str(info.value) == (f"{d / 'config.json'}: model.head='classifier': classifier heads were removed from "
+                               "the library and live in benchmarks/ (cells_common.py); a model here always has a "
+                               "CTC head")
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"", b"\xff\xfe\x00", b"[1, 2]", b'"lstm-asr/1"'])

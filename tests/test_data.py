@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from lstm_asr.data import (Utterance, bucket_batches, collate, make_sequences, read_manifest,
-                           write_manifest)
-from lstm_asr.errors import AsrError, ManifestError
+from lstm_asr.data import (AudioDataset, Utterance, bucket_batches, collate, load_waves, make_sequences,
+                           manifest_shards, read_manifest, write_manifest)
+from lstm_asr.errors import AsrError, AudioError, ConfigError, ManifestError
 
 torch.set_num_threads(1)
 
@@ -166,6 +166,68 @@ def test_read_manifest_unreadable(tmp_path):
 def test_read_manifest_bad_on_error(corpus):
     with pytest.raises(ValueError):
         read_manifest(corpus[0] / "m.jsonl", on_error="ignore")
+
+
+# ---------------------------------------------------------------- corpora larger than memory
+
+def test_manifest_shards_from_a_directory_a_pattern_or_a_file(corpus, tmp_path):
+    sets, a, _ = corpus
+    big = tmp_path / "big"
+    big.mkdir()
+    for k in (2, 0, 1):
+        _write_lines(big / f"shard-{k}.jsonl", [json.dumps({"audio": str(a), "text": f"s{k}"})])
+    (big / "notes.txt").write_text("not a shard")
+    one = _write_lines(tmp_path / "one.jsonl", [json.dumps({"audio": str(a), "text": "one"})])
+    shards = [big / f"shard-{k}.jsonl" for k in range(3)]
+    assert manifest_shards([big]) == shards  # sorted, *.jsonl only
+    assert manifest_shards([str(big / "shard-*.jsonl"), one]) == shards + [one]
+    assert manifest_shards([str(tmp_path / "**" / "shard-[12].jsonl")]) == shards[1:]
+    assert manifest_shards([tmp_path / "missing.jsonl"]) == [tmp_path / "missing.jsonl"]  # reported when read
+    with pytest.raises(ConfigError, match=r"^train.dev: .*shard-9\*: no manifest file matches this pattern$"):
+        manifest_shards([str(big / "shard-9*")], "train.dev")
+    (tmp_path / "none").mkdir()
+    with pytest.raises(ConfigError, match=r"^train.manifests: .*none: a directory with no \*.jsonl manifest shard"):
+        manifest_shards([tmp_path / "none"])
+
+
+def test_read_manifest_without_extra_fields_keeps_the_metadata_only(corpus):
+    sets, a, _ = corpus
+    m = _write_lines(sets / "m.jsonl", [json.dumps({"audio": "audio/a.wav", "text": "hi", "duration": 0.1,
+                                                     "speaker": "s", "words": [{"word": "hi"}]})] * 3)
+    u = read_manifest(m, extra=False).utterances[0]
+    assert (u.audio, u.text, u.duration, u.speaker, dict(u.extra)) == (a, "hi", 0.1, "s", {})
+    assert read_manifest(m).utterances[0].extra == {"words": [{"word": "hi"}]}
+    with pytest.raises(TypeError):
+        u.extra["x"] = 1  # shared and read-only
+    with pytest.raises(AttributeError):
+        u.other = 1  # slots: nothing but the fields
+
+
+def test_audio_beyond_the_cache_budget_is_checked_then_read_on_every_use(tmp_path):
+    tone = (0.3 * np.sin(np.arange(8000) * 0.05)).astype(np.float32)  # 0.5 s, no silence to trim
+    paths = []
+    for k in range(4):
+        paths.append(tmp_path / f"{k}.wav")
+        sf.write(str(paths[-1]), tone, 16000)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF not audio")
+    utts = [Utterance(p, "a") for p in paths[:2]] + [Utterance(tmp_path / "bad.wav", "a")] + \
+           [Utterance(p, "a") for p in paths[2:]]
+    logs = []
+    kept, waves = load_waves(utts, on_error="skip", log=logs.append, max_bytes=1.5 * tone.nbytes)
+    assert [u.audio.name for u in kept] == ["0.wav", "1.wav", "2.wav", "3.wav"] and len(logs) == 1
+    assert waves[0] is not None and waves[1:] == [None, None, None]  # the second would pass the budget
+    assert [u.duration for u in kept] == [None, 0.5, 0.5, 0.5]  # from the headers, no audio decoded
+    with pytest.raises(AudioError, match="bad.wav"):
+        load_waves(utts, max_bytes=0)  # only checked, still refused
+    data = AudioDataset(kept, lambda u: u.text, waves=waves, cache_bytes=1.5 * tone.nbytes)
+    assert data.cached() == 1
+    paths[3].unlink()  # read when used, not before
+    assert len(data[2][0]) == 8000 and data.cached() == 1  # the budget is spent: read again each time
+    with pytest.raises(AudioError, match="3.wav"):
+        data[3]
+    unbounded = AudioDataset(kept[:3], lambda u: u.text)
+    unbounded[1], unbounded[2]
+    assert unbounded.cached() == 2
 
 
 # ---------------------------------------------------------------- bucket_batches

@@ -55,7 +55,6 @@ TINY = [
     dict(cell="lstm", bidirectional=False, subsample=4),
     dict(cell="gru", bidirectional=True, subsample=1, hidden_size=[8, 12]),
     dict(cell="rnn", bidirectional=False, subsample=2),
-    dict(cell="lstm", bidirectional=True, subsample=2, head="classifier", pool="last"),
 ]
 
 

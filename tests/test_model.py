@@ -1,4 +1,4 @@
-"""The acoustic model on its own: output lengths, padding, pooling, layer sizes."""
+"""The acoustic model on its own: output lengths, padding, layer sizes, the config."""
 import math
 
 import pytest
@@ -37,24 +37,24 @@ def test_padding_does_not_change_an_utterance_s_output(cell, bidirectional):
     assert int(blen[0]) == n and torch.allclose(batch[0, :n], alone[0, :n], atol=1e-5)
 
 
-@pytest.mark.parametrize("pool", ["mean", "last"])
-def test_the_classifier_pools_over_real_frames_only(pool):
-    m = _model(head="classifier", pool=pool, num_outputs=3)
-    x = torch.randn(1, 16, 6)
-    alone, _ = m(x, torch.tensor([16]))
-    padded = torch.cat([x, torch.randn(1, 10, 6) * 50], dim=1)
-    batch, _ = m(torch.cat([padded, torch.randn(1, 26, 6)]), torch.tensor([16, 26]))
-    assert alone.shape == (1, 3) and torch.allclose(batch[0], alone[0], atol=1e-5)
-
-
 def test_layer_sizes_may_differ_and_the_config_is_checked():
     m = _model(num_layers=3, hidden_size=[8, 16, 4])
     assert [layer.hidden_size for layer in m.encoder.layers] == [8, 16, 4]
     out, _ = m(torch.randn(2, 9, 6), torch.tensor([9, 5]))
     assert out.shape == (2, 5, 5)
     for bad, match in (({"cell": "transformer"}, "model.cell"), ({"subsample": 3}, "subsample"),
-                       ({"hidden_size": [8, 8]}, "one size per layer"), ({"head": "rnnt"}, "head")):
+                       ({"hidden_size": [8, 8]}, "one size per layer")):
         with pytest.raises(ConfigError, match=match):
             ModelConfig(**{"num_layers": 3, **bad})
     with pytest.raises(ConfigError, match="num_outputs"):
         AcousticModel(ModelConfig(num_outputs=1))
+
+
+def test_a_saved_ctc_head_loads_and_a_classifier_head_is_refused_by_name():
+    """head and pool are gone: "head": "ctc" (every saved model's) is dropped, a classifier refused."""
+    assert ModelConfig.from_dict({"head": "ctc", "pool": "mean", "num_layers": 2}) == ModelConfig(num_layers=2)
+    with pytest.raises(ConfigError, match=r"^model.head='classifier': classifier heads were removed from the "
+                                          r"library and live in benchmarks/"):
+        ModelConfig.from_dict({"head": "classifier", "pool": "last"})
+    with pytest.raises(ConfigError, match="unknown model option"):
+        ModelConfig.from_dict({"pool": "last"})

@@ -47,7 +47,7 @@ def test_normalize_text_idempotent():
 
 def test_from_texts_blank_first_then_sorted_chars():
     v = Vocabulary.from_texts(["hello world", "abc"])
-    assert v.units[0] == BLANK and v.blank == 0 and v.has_blank
+    assert v.units[0] == BLANK and v.blank == 0
     assert v.units[1:] == sorted(set("hello worldabc"))
     assert len(v) == 1 + len(set("hello worldabc"))
 
@@ -86,19 +86,16 @@ def test_save_load_round_trip_utf8(tmp_path):
     assert "\u5e7f" in raw and "\\u5e7f" not in raw and "п" in raw  # ensure_ascii=False
     assert json.loads(raw) == {"blank": BLANK, "units": v.units}
     w = Vocabulary.load(p)
-    assert w.units == v.units and w.has_blank and w.blank == 0
+    assert w.units == v.units and w.blank == 0
     assert w.encode("\u5e7f\u5dde hello") == v.encode("\u5e7f\u5dde hello")
 
 
-def test_classifier_vocabulary_round_trip(tmp_path):
-    v = Vocabulary(["yes", "no", "up", "down"], has_blank=False)
-    assert v.units == ["yes", "no", "up", "down"] and not v.has_blank and v.blank == -1
-    assert v.decode([0, 2]) == "yesup"  # index 0 is a class, not a blank
+def test_a_vocabulary_without_a_blank_is_refused_naming_classifiers(tmp_path):
     p = tmp_path / "vocab.json"
-    v.save(p)
-    assert json.loads(p.read_text(encoding="utf-8"))["blank"] is None
-    w = Vocabulary.load(p)
-    assert w.units == v.units and w.has_blank is False and w.blank == -1
+    p.write_text(json.dumps({"blank": None, "units": ["yes", "no"]}), encoding="utf-8")  # a classifier's
+    with pytest.raises(ConfigError, match=r"vocab.json: 'blank' must be '<blank>', not None .*classifier heads "
+                                          r"were removed from the library and live in benchmarks/"):
+        Vocabulary.load(p)
 
 
 @pytest.mark.parametrize("content", [

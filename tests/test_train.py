@@ -1,5 +1,5 @@
 """Training end to end on the shipped FSDD clips with a tiny model: run directory, curves,
-checkpoints, resume (bit-exact), bad manifest lines, the classifier head."""
+checkpoints, resume (bit-exact), bad manifest lines."""
 import json
 from pathlib import Path
 
@@ -23,10 +23,10 @@ def _manifests(tmp_path: Path):
     return tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
 
 
-def _config(tmp_path, head="ctc", epochs=2, **model):
+def _config(tmp_path, epochs=2, **model):
     tr, dev = _manifests(tmp_path)
     m = {"cell": "lstm", "num_layers": 1, "hidden_size": 24, "bidirectional": True, "subsample": 4,
-         "conv_channels": 16, "dropout": 0.1, "head": head, **model}
+         "conv_channels": 16, "dropout": 0.1, **model}
     return {"name": "tiny", "features": {"n_mels": 40, "high_freq": 3900}, "model": m,
             "augment": {"speeds": [0.9, 1.0, 1.1], "pad_prob": 0.5},
             "train": {"manifests": [str(tr)], "dev": str(dev), "out_dir": str(tmp_path / "run"),
@@ -89,21 +89,6 @@ def test_bad_manifest_line_stops_with_its_line_number_or_is_skipped_and_counted(
     logs = []
     train(RunConfig.from_dict(d), progress=False, log=logs.append)
     assert any("skipped 2 bad line(s)" in m for m in logs)
-
-
-def test_seed_keras_example_as_a_classifier(tmp_path):
-    """The seed's example: LSTM 128 (sequences) -> LSTM 64 -> Dense softmax, on real digits."""
-    d = _config(tmp_path, head="classifier", epochs=1, hidden_size=[128, 64], num_layers=2,
-                bidirectional=False, subsample=1, pool="last")
-    best = train(RunConfig.from_dict(d), progress=False, log=lambda m: None)
-    import lstm_asr
-    rec = lstm_asr.load_model(best)
-    assert rec.vocab.units == sorted({"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"})
-    assert rec.transcribe(DATA / "fsdd" / "3_theo_0.wav").text in rec.vocab.units
-    state = load_file(str(best / "model.safetensors"))
-    assert state["encoder.layers.0.weight_hh_l0"].shape == (4 * 128, 128)
-    assert state["encoder.layers.1.weight_hh_l0"].shape == (4 * 64, 64)
-    assert state["head.weight"].shape == (10, 64)
 
 
 def test_cli_train_with_overrides_and_config_errors(tmp_path):
@@ -204,7 +189,7 @@ def test_the_last_checkpoint_is_swapped_atomically(tmp_path):
     assert (run / "last").is_symlink() and (run / "last").resolve() == (run / "ckpt-2").resolve()
     assert sorted(p.name for p in run.glob("ckpt-*")) == ["ckpt-2"]
     # a crash between writing ckpt-N and moving the link leaves a complete checkpoint to resume from
-    from lstm_asr.train import latest_checkpoint
+    from lstm_asr.run_dir import latest_checkpoint
     (run / "last").unlink()
     assert latest_checkpoint(run) == run / "ckpt-2"
     cfg.train.epochs = 3

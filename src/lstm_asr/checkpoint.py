@@ -115,6 +115,7 @@ def _check_sections(config: dict, cfg_path: Path) -> None:
         if isinstance(values, dict):
             known = {f.name for f in dataclasses.fields(cls)}
             try:
+                values = ModelConfig.without_retired(values) if cls is ModelConfig else values
                 check_fields({k: v for k, v in values.items() if k in known}, cls, what[section])
             except ConfigError as e:
                 raise ConfigError(f"{cfg_path}: {e}") from None

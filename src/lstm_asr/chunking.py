@@ -37,6 +37,7 @@ from .features import STD_FLOOR, FeatureConfig, FilterBank, StreamingFbank
 from .model import AcousticModel
 
 DEFAULT_LOOKAHEAD_S = 4.0  # `lstm-asr stream`, the server's streams and StreamingRecognizer
+MAX_LOOKAHEAD_S = 60       # the most their --lookahead (and the server's lookahead_s) may ask for
 
 
 @dataclass
@@ -55,13 +56,11 @@ class ChunkState:
 class ChunkedModel:
     """``model`` run with a look-ahead of ``lookahead_s`` seconds (see the module docstring); its
     features come from :meth:`front_end` (whole utterances) or :meth:`stream_front_end` (a stream).
-    ConfigError for a model that cannot run so: a classifier, features normalised with training-set
+    ConfigError for a model that cannot run so: features normalised with training-set
     statistics (``normalize: global``), or a unidirectional model normalised per utterance."""
 
     def __init__(self, model: AcousticModel, features: FeatureConfig, lookahead_s: float):
         cfg = model.cfg
-        if cfg.head != "ctc":
-            raise ConfigError("a classifier pools over the whole utterance: it cannot run with a look-ahead")
         if not lookahead_s > 0:
             raise ConfigError(f"look-ahead must be > 0 seconds, not {lookahead_s!r}")
         if features.normalize not in ("utterance", "none"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -425,17 +426,15 @@ def cmd_stream(args) -> int:
     return 0
 
 
-SERVE_LIMITS = (  # `serve` options -> lstm_asr.server.limits(...): flag, type, default, metavar, help
-    ("--workers", V.arg_int(1, 64), 2, "N", "threads running the model"),
-    ("--max-upload-mb", V.arg_float(0, 1e6, lo_open=True), 50.0, "MB", "largest upload"),
-    ("--max-seconds", V.arg_float(0, 1e6, lo_open=True), 600.0, "S", "longest audio of an upload or a stream"),
-    ("--max-streams", V.arg_int(1, 10000), 64, "N", "WebSocket streams at once"),
-    ("--partial-interval", V.arg_float(0, 60), 0.5, "SECONDS",
-     "seconds of new audio between partial results of a stream (0: none)"),
-    ("--idle-seconds", V.arg_float(0, 86400, lo_open=True), 60.0, "S", "end a stream that sends no audio for this long"),
-    ("--max-wall-seconds", V.arg_float(0, 86400 * 7, lo_open=True), 1800.0, "S", "end a stream open this long, whatever it sends"),
-    ("--max-bad-frames", V.arg_int(1, 1_000_000), 16, "N", "end a stream after more malformed frames than this"),
-    ("--max-uploads", V.arg_int(1, 10000), 16, "N", "uploads received or transcribed at once (more: 503)"),
+SERVE_LIMITS = (  # `serve` options: --FIELD of lstm_asr.server.settings.ServerLimits (its range and default), metavar, help
+    ("workers", "N", "threads running the model"),
+    ("max_seconds", "S", "longest audio of an upload or a stream"),
+    ("max_streams", "N", "WebSocket streams at once"),
+    ("partial_interval", "SECONDS", "seconds of new audio between partial results of a stream (0: none)"),
+    ("idle_seconds", "S", "end a stream that sends no audio for this long"),
+    ("max_wall_seconds", "S", "end a stream open this long, whatever it sends"),
+    ("max_bad_frames", "N", "end a stream after more malformed frames than this"),
+    ("max_uploads", "N", "uploads received or transcribed at once (more: 503)"),
 )
 
 
@@ -444,8 +443,9 @@ def cmd_serve(args) -> int:
     if args.threads is None:
         import torch
         torch.set_num_threads(1)  # one per request: the workers run requests side by side
-    given = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, *_ in SERVE_LIMITS}
-    given["max_upload_bytes"] = int(given.pop("max_upload_mb") * 1024 * 1024)
+    from .server.settings import MB
+    given = {name: getattr(args, name) for name, *_ in SERVE_LIMITS}
+    given["max_upload_bytes"] = math.ceil(args.max_upload_mb * MB)
     given["allow_origins"] = tuple(args.allow_origin or ())
     given["lookahead_s"] = args.lookahead or None
     limits = server.limits(**given)
@@ -465,8 +465,8 @@ def cmd_serve(args) -> int:
 
 def _lookahead_arg(p) -> None:
     """``--lookahead S``: how far ahead a live stream's model reads (lstm_asr.chunking)."""
-    from .chunking import DEFAULT_LOOKAHEAD_S
-    p.add_argument("--lookahead", type=V.arg_float(0, 60), default=DEFAULT_LOOKAHEAD_S, metavar="S",
+    from .chunking import DEFAULT_LOOKAHEAD_S, MAX_LOOKAHEAD_S
+    p.add_argument("--lookahead", type=V.arg_float(0, MAX_LOOKAHEAD_S), default=DEFAULT_LOOKAHEAD_S, metavar="S",
                    help="seconds of audio the model of a live stream may read ahead: it runs on the audio as it "
                    f"arrives and decodes each output once (default {DEFAULT_LOOKAHEAD_S:g}); 0: no limit, each "
                    "speech segment is read whole when it ends (partials re-decode it)")
@@ -655,8 +655,15 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(int16 PCM frames, then {\"event\": \"end\"}). Needs the 'serve' extra."))
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=V.arg_int(0, 65535), default=8000, help="port (default 8000)")
-    for flag, kind, default, metavar, text in SERVE_LIMITS:
-        sv.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{text} (default {default})")
+    from .server.settings import MAX_UPLOAD_MB, MB, ServerLimits
+    defaults = ServerLimits()
+    sv.add_argument("--max-upload-mb", type=V.arg_float(0, MAX_UPLOAD_MB, lo_open=True),
+                    default=defaults.max_upload_bytes / MB, metavar="MB",
+                    help=f"largest upload (default {defaults.max_upload_bytes / MB:g})")
+    for name, metavar, text in SERVE_LIMITS:
+        default = getattr(defaults, name)
+        sv.add_argument("--" + name.replace("_", "-"), type=V.arg_field(ServerLimits, name), default=default,
+                        metavar=metavar, help=f"{text} (default {default})")
     sv.add_argument("--allow-origin", type=V.arg_origin, action="append", default=None, metavar="ORIGIN",
                     help="also serve web pages of this origin (scheme://host[:port]; * for any; repeatable); "
                     "by default only the server's own pages (and clients that are not browsers)")

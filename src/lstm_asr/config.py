@@ -19,8 +19,10 @@ from .validate import MAX_THREADS, NONEMPTY, PATHS, check_keys, checked, ints, o
 
 @dataclass
 class TrainConfig:
-    manifests: list = checked([], PATHS)   # training manifests (JSON Lines)
-    dev: str = ""                 # dev manifest: evaluated every epoch, picks the best model ("": keep the last)
+    manifests: list = checked([], PATHS)   # training manifests (JSON Lines): files, directories of *.jsonl
+                                           # shards, or glob patterns such as data/big/shard-*.jsonl
+    dev: str = ""                 # dev manifest (or directory / pattern of shards): evaluated every epoch, picks
+                                  # the best model ("": keep the last); held in memory, so keep it small
     out_dir: str = checked("runs/model", NONEMPTY)
     epochs: int = checked(30, ints(1))
     batch_seconds: float = checked(60.0, reals(0, lo_open=True))  # padded seconds of audio per batch
@@ -44,6 +46,9 @@ class TrainConfig:
     stats_utterances: int = checked(2000, ints(1))  # utterances for the global feature statistics (normalize: global)
     units: str = checked("chars", one_of("chars", "phones"))  # phones: ARPAbet (lexicon.py); the output units of a new model
     workers: int = checked(0, ints(0, 64))  # processes that read and augment batches (0: in the training process)
+    audio_cache_gb: float = checked(4.0, reals(0))  # decoded training audio kept in memory per process, in GiB
+                                  # (float32 16 kHz: 1 h = 0.21 GiB); the rest is read from its file on every use
+                                  # (0: all of it), so a corpus of any size trains in bounded memory
 
 
 @dataclass
@@ -123,7 +128,7 @@ class RunConfig:
 
 
 # what may change between an interrupted run and its --resume without --force
-RESUMABLE_CHANGES = {"out_dir", "threads", "device", "max_minutes", "on_bad_line", "amp"}
+RESUMABLE_CHANGES = {"out_dir", "threads", "device", "max_minutes", "on_bad_line", "amp", "audio_cache_gb"}
 
 
 def check_resumable(cfg: RunConfig, saved: dict, force: bool, where: Path) -> None:

@@ -4,26 +4,34 @@ A manifest line is ``{"audio": PATH, "text": STR, ...}``; PATH is absolute or re
 manifest's folder. Lines end at ``\n`` only (a JSON string may hold U+2028 or U+0085; a
 ``\r`` before the ``\n`` and a leading UTF-8 byte-order mark are dropped). Bad lines are reported as ``FILE:LINE: reason``: either the first one stops
 the run (``on_error="stop"``) or they are skipped and counted (``on_error="skip"``).
+
+Corpora larger than memory: a manifest may be split into shards (:func:`manifest_shards`: a
+directory of ``*.jsonl`` files or a glob pattern), each read line by line; an utterance in memory is
+its metadata only (path, text, duration, speaker), and :class:`AudioDataset` keeps decoded audio
+up to a byte budget, reading the rest from its file on every access.
 """
 from __future__ import annotations
 
+import glob
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import soundfile as sf
 import torch
 
-from .audio import load_audio
+from .audio import check_length, load_audio, open_checked
 from .segment import trim_silence
-from .errors import AudioError, ManifestError
+from .errors import AudioError, ConfigError, ManifestError
 from .text import normalize_text
 from .validate import Invalid, real
 
 
-@dataclass
+@dataclass(slots=True)
 class Utterance:
     audio: Path
     text: str                 # normalised
@@ -43,33 +51,61 @@ class Manifest:
 
 
 def read_manifest(path, on_error: str = "stop", require_text: bool = True,
-                  check_audio: bool = True) -> Manifest:
-    """Parse a JSON Lines manifest. Raises :class:`ManifestError` on the first bad line when
-    ``on_error == "stop"``; with ``"skip"`` bad lines are listed in ``Manifest.skipped``."""
+                  check_audio: bool = True, extra: bool = True) -> Manifest:
+    """Parse a JSON Lines manifest, line by line (memory holds the utterances, never the whole
+    file). Raises :class:`ManifestError` on the first bad line when ``on_error == "stop"``; with
+    ``"skip"`` bad lines are listed in ``Manifest.skipped``. ``extra=False`` drops the fields
+    other than audio, text, duration and speaker (training keeps no more)."""
     path = Path(path)
     if on_error not in ("stop", "skip"):
         raise ValueError("on_error must be 'stop' or 'skip'")
+    utts, skipped = [], []
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            # binary lines end at b"\n" only (str.splitlines() would also split at U+2028, U+0085,
+            # \x1c... inside JSON strings)
+            for n, data in enumerate(f, 1):
+                if n == 1:
+                    data = data.removeprefix(b"\xef\xbb\xbf")
+                try:
+                    line = _decoded(path, n, data.removesuffix(b"\n"))
+                    if line.strip():
+                        utts.append(_parse_line(path, n, line, require_text, check_audio, extra))
+                except ManifestError as e:
+                    if on_error == "stop":
+                        raise
+                    skipped.append(str(e))
     except FileNotFoundError:
         raise ManifestError(path, 0, "no such manifest file") from None
     except OSError as e:
         raise ManifestError(path, 0, f"cannot read manifest ({e.strerror or e})") from None
-    # str.splitlines() would also split at U+2028, U+0085, \x1c... inside JSON strings
-    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")
-    utts, skipped = [], []
-    for n, data in enumerate(lines, 1):
-        try:
-            line = _decoded(path, n, data)
-            if line.strip():
-                utts.append(_parse_line(path, n, line, require_text, check_audio))
-        except ManifestError as e:
-            if on_error == "stop":
-                raise
-            skipped.append(str(e))
     if not utts:
         raise ManifestError(path, 0, "no usable lines")
     return Manifest(path, utts, skipped)
+
+
+def manifest_shards(entries, what: str = "train.manifests") -> list[Path]:
+    """The manifest files that config entries name, in order: a file is itself, a directory its
+    ``*.jsonl`` files (sorted by name), a pattern with ``*``, ``?`` or ``[`` the files it matches
+    (sorted; ``**`` crosses folders), e.g. ``data/big/shard-*.jsonl``. A directory or pattern that
+    names no file is a :class:`ConfigError` naming it (``what`` says where it was given); a missing
+    plain file is reported when it is read."""
+    shards: list[Path] = []
+    for entry in entries:
+        entry = str(entry)
+        path = Path(entry)
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.jsonl") if p.is_file())
+            if not found:
+                raise ConfigError(f"{what}: {entry}: a directory with no *.jsonl manifest shard in it")
+        elif glob.has_magic(entry):
+            found = sorted(Path(p) for p in glob.glob(entry, recursive=True) if Path(p).is_file())
+            if not found:
+                raise ConfigError(f"{what}: {entry}: no manifest file matches this pattern")
+        else:
+            found = [path]
+        shards += found
+    return shards
 
 
 def _decoded(path: Path, n: int, data: bytes) -> str:
@@ -80,7 +116,8 @@ def _decoded(path: Path, n: int, data: bytes) -> str:
         raise ManifestError(path, n, f"not UTF-8 text (byte {e.start + 1} of the line)") from None
 
 
-def _parse_line(path: Path, n: int, line: str, require_text: bool, check_audio: bool) -> Utterance:
+def _parse_line(path: Path, n: int, line: str, require_text: bool, check_audio: bool,
+                keep_extra: bool = True) -> Utterance:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
@@ -115,8 +152,13 @@ def _parse_line(path: Path, n: int, line: str, require_text: bool, check_audio: 
     speaker = obj.get("speaker")
     if speaker is not None and not isinstance(speaker, (str, int)):
         raise ManifestError(path, n, "'speaker' must be a string")
+    if not keep_extra:
+        return Utterance(apath, text, duration, speaker, _NO_EXTRA)
     extra = {k: v for k, v in obj.items() if k not in ("audio", "text", "duration", "speaker")}
     return Utterance(apath, text, duration, speaker, extra)
+
+
+_NO_EXTRA = MappingProxyType({})  # shared by the utterances read without their extra fields (read-only)
 
 
 def write_manifest(path, rows: list[dict]) -> None:
@@ -127,15 +169,28 @@ def write_manifest(path, rows: list[dict]) -> None:
 
 
 def load_waves(utts: list[Utterance], on_error: str = "stop", progress: bool = False,
-               log=None) -> tuple[list[Utterance], list[np.ndarray]]:
-    """Read every utterance's audio once (16 kHz mono, leading/trailing silence trimmed) ->
-    (the utterances read, their waves). An unreadable file raises :class:`AudioError` with
-    ``on_error="stop"``; with ``"skip"`` it is reported through ``log`` and left out."""
+               log=None, max_bytes: float = math.inf) -> tuple[list[Utterance], list[np.ndarray | None]]:
+    """Read the utterances' audio (16 kHz mono, leading/trailing silence trimmed) in order while
+    the waves read so far hold at most ``max_bytes``; from the first that would not fit on, only
+    check each file (its header: it opens, its rate, its length) and give None for its wave, its
+    duration taken from the manifest or else the header (untrimmed) -> (the utterances kept, their
+    waves or None). An unusable file raises :class:`AudioError` with ``on_error="stop"``; with
+    ``"skip"`` it is reported through ``log`` and left out."""
     from tqdm import tqdm
-    kept, waves = [], []
+    kept, waves, held, full = [], [], 0, max_bytes <= 0
     for u in tqdm(utts, desc="loading audio", disable=not progress, leave=False):
         try:
-            waves.append(trim_silence(load_audio(u.audio)))
+            wave = None
+            if not full:
+                wave = trim_silence(load_audio(u.audio))
+                if held + wave.nbytes > max_bytes:  # the first that does not fit: from here on, headers only
+                    wave, full = None, True
+                else:
+                    held += wave.nbytes
+            if wave is None:
+                seconds = _checked_duration(u.audio)
+                if u.duration is None:
+                    u.duration = seconds
         except AudioError as e:
             if on_error == "stop":
                 raise
@@ -143,29 +198,51 @@ def load_waves(utts: list[Utterance], on_error: str = "stop", progress: bool = F
                 log(f"skipped: {e}")
             continue
         kept.append(u)
+        waves.append(wave)
     return kept, waves
 
 
+def _checked_duration(path: Path) -> float:
+    """Seconds of audio in ``path`` from its header, after the checks every read makes (the file
+    opens and decodes, a supported rate, long enough). Raises :class:`AudioError`."""
+    with open_checked(path) as f:
+        frames, rate = f.frames, f.samplerate
+    check_length(path, frames, rate)
+    return frames / rate
+
+
 class AudioDataset(torch.utils.data.Dataset):
-    """Utterances -> (wave (S,) float32 16 kHz, target). Audio is read once and cached in memory
-    (trimmed of leading/trailing silence); ``augment`` (a callable wave, rng -> wave) runs on every
-    access. ``target`` maps an Utterance to what the loss needs (unit ids or a class index)."""
+    """Utterances -> (wave (S,) float32 16 kHz, target). Audio is read on access (trimmed of
+    leading/trailing silence) and kept in memory while the kept waves hold at most ``cache_bytes``
+    (default: no limit); past that, each access reads the file again (lazy reading: memory holds
+    the metadata only). ``waves`` are waves already read (None: not read). ``augment`` (a callable
+    wave, rng -> wave) runs on every access. ``target`` maps an Utterance to what the loss needs."""
 
     def __init__(self, utterances: list[Utterance], target, augment=None, seed: int = 0,
-                 waves: list[np.ndarray] | None = None):
+                 waves: list[np.ndarray | None] | None = None, cache_bytes: float = math.inf):
         self.utts = utterances
         self.target = target
         self.augment = augment
         self.rng = np.random.default_rng(seed)
-        self._cache: dict[int, np.ndarray] = dict(enumerate(waves)) if waves is not None else {}
+        self.cache_bytes = cache_bytes
+        self._cache: dict[int, np.ndarray] = {i: w for i, w in enumerate(waves or []) if w is not None}
+        self._held = sum(w.nbytes for w in self._cache.values())
 
     def __len__(self):
         return len(self.utts)
 
     def wave(self, i: int) -> np.ndarray:
-        if i not in self._cache:
-            self._cache[i] = trim_silence(load_audio(self.utts[i].audio))
-        return self._cache[i]
+        wave = self._cache.get(i)
+        if wave is None:
+            wave = trim_silence(load_audio(self.utts[i].audio))
+            if self._held + wave.nbytes <= self.cache_bytes:
+                self._cache[i] = wave
+                self._held += wave.nbytes
+        return wave
+
+    def cached(self) -> int:
+        """How many utterances' audio is held in memory."""
+        return len(self._cache)
 
     def duration(self, i: int) -> float:
         d = self.utts[i].duration

@@ -143,8 +143,6 @@ class BeamSearchDecoder:
     def __init__(self, vocab, beam_size: int = 16, lm=None, alpha: float = 0.5, beta: float = 1.0,
                  words: list[str] | None = None, hotwords: dict[str, float] | None = None,
                  prune_logp: float = -12.0, lexicon=None):
-        if not getattr(vocab, "has_blank", True):
-            raise ValueError("beam search needs a CTC vocabulary (with a blank)")
         if beam_size < 1:
             raise ValueError("beam_size must be >= 1")
         if len(vocab) >= 0xD800:

@@ -1,7 +1,7 @@
 """ONNX export of the acoustic model, and the onnxruntime runner that takes its place.
 
 Only the acoustic model is exported: features (B, T, F) float32 and their lengths (B,) int64 ->
-CTC log-probabilities (B, T', V) and output lengths (B,) (a classifier: logits (B, C)). The front
+CTC log-probabilities (B, T', V) and output lengths (B,). The front
 end (:mod:`.features`, torch) and the decoder stay as they are, so a model run through
 onnxruntime meets exactly the features it was trained on. Batch and time are dynamic axes.
 

@@ -1,7 +1,7 @@
-"""The acoustic model: convolutional subsampling -> recurrent stack -> CTC or classifier head.
+"""The acoustic model: convolutional subsampling -> recurrent stack -> CTC output layer.
 
 Shapes: features (B, T, F) with lengths (B,) -> CTC log-probabilities (B, T', V) with T' = ceil(T / s)
-for subsampling s in {1, 2, 4}, or classifier logits (B, C). The subsampling convolutions are causal
+for subsampling s in {1, 2, 4}. The subsampling convolutions are causal
 (they look only at past frames), so the same weights also run chunk by chunk, or a bidirectional
 model with a bounded look-ahead: :mod:`.chunking` does that, at run time.
 """
@@ -28,9 +28,7 @@ class ModelConfig:
     dropout: float = checked(0.1, reals(0, 0.99))  # after the front end and between recurrent layers
     subsample: int = 4              # 1, 2 or 4: frames per output step
     conv_channels: int = checked(256, ints(1, 65536))  # width of the subsampling convolutions
-    head: str = "ctc"               # ctc | classifier
-    pool: str = "mean"              # classifier only: mean | last
-    num_outputs: int = checked(0, ints(0))  # CTC: vocabulary size incl. blank; classifier: number of classes
+    num_outputs: int = checked(0, ints(0))  # vocabulary size, blank included
     input_size: int = checked(80, ints(1, 1024))  # feature bins
 
     def __post_init__(self):
@@ -38,10 +36,6 @@ class ModelConfig:
             raise ConfigError(f"model.cell must be one of {sorted(CELLS)}, not {self.cell!r}")
         if self.subsample not in (1, 2, 4):
             raise ConfigError(f"model.subsample must be 1, 2 or 4, not {self.subsample!r}")
-        if self.head not in ("ctc", "classifier"):
-            raise ConfigError(f"model.head must be 'ctc' or 'classifier', not {self.head!r}")
-        if self.pool not in ("mean", "last"):
-            raise ConfigError(f"model.pool must be 'mean' or 'last', not {self.pool!r}")
         if isinstance(self.hidden_size, list) and len(self.hidden_size) != self.num_layers:
             raise ConfigError("model.hidden_size lists one size per layer: its length must equal num_layers")
 
@@ -52,7 +46,18 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        return cls(**check_keys(d, cls, "model option"))
+        return cls(**check_keys(cls.without_retired(d), cls, "model option"))
+
+    @staticmethod
+    def without_retired(d: dict) -> dict:
+        """``d`` without ``head`` and ``pool``, options of earlier configs: ``"head": "ctc"`` (what
+        every saved model says) and its pool are dropped; a classifier head is refused."""
+        if not isinstance(d, dict) or "head" not in d:
+            return d
+        if d["head"] != "ctc":
+            raise ConfigError(f"model.head={d['head']!r}: classifier heads were removed from the library and "
+                              "live in benchmarks/ (cells_common.py); a model here always has a CTC head")
+        return {k: v for k, v in d.items() if k not in ("head", "pool")}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -132,7 +137,7 @@ class RecurrentStack(nn.Module):
 
 
 class AcousticModel(nn.Module):
-    """Features -> CTC log-probabilities (B, T', V) or class logits (B, C)."""
+    """Features -> CTC log-probabilities (B, T', V)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -145,20 +150,9 @@ class AcousticModel(nn.Module):
         self.head = nn.Linear(self.encoder.output_size, cfg.num_outputs)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, F), (B,) -> CTC head: (log_probs (B, T', V), out_lengths (B,));
-        classifier head: (logits (B, C), out_lengths)."""
+        """(B, T, F), (B,) -> (log_probs (B, T', V), out_lengths (B,))."""
         x, lengths = self.frontend(feats, lengths)
         x = self.encoder(self.dropout(x), lengths)
-        if self.cfg.head == "classifier":
-            mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).unsqueeze(-1)
-            if self.cfg.pool == "mean":
-                pooled = (x * mask).sum(1) / lengths.clamp(min=1)[:, None].to(x.dtype)
-            else:  # the state after the whole utterance: last frame forwards, first frame backwards
-                pooled = x[torch.arange(x.shape[0]), (lengths - 1).clamp(min=0)]
-                if self.cfg.bidirectional:
-                    half = x.shape[-1] // 2
-                    pooled = torch.cat([pooled[:, :half], x[:, 0, half:]], dim=-1)
-            return self.head(self.dropout(pooled)), lengths
         return torch.log_softmax(self.head(self.dropout(x)), dim=-1), lengths
 
     def num_parameters(self) -> int:

@@ -39,25 +39,25 @@ KINDS = ("chars", "phones")
 
 class Vocabulary:
     """Output units. CTC: index 0 is the blank, then one entry per character (or phone, with
-    ``kind="phones"``). A classifier's vocabulary (``has_blank=False``) lists its class labels.
+    ``kind="phones"``).
 
     Text meets units in three places: :meth:`encode` (a transcript -> training targets; a phone
     vocabulary takes each word's first pronunciation), :meth:`spellings` (a word -> every unit
     sequence that says it, for word lists) and :meth:`decode` (unit ids -> text; a phone
     vocabulary writes each word's phones joined by ``-``, e.g. ``W-AH-N``)."""
 
-    def __init__(self, units: list[str], has_blank: bool = True, kind: str = "chars"):
+    blank = 0
+
+    def __init__(self, units: list[str], kind: str = "chars"):
         if kind not in KINDS:
             raise ConfigError(f"vocabulary kind must be one of {', '.join(KINDS)}, not {kind!r}")
         self.kind = kind
         self._lexicon = None
         units = list(units)
-        if has_blank and (not units or units[0] != BLANK):
+        if not units or units[0] != BLANK:
             units = [BLANK] + [u for u in units if u != BLANK]
         if len(set(units)) != len(units):
             raise ConfigError("vocabulary has duplicate units")
-        self.has_blank = has_blank
-        self.blank = 0 if has_blank else -1
         self.units = units
         self.index = {u: i for i, u in enumerate(self.units)}
 
@@ -137,7 +137,7 @@ class Vocabulary:
         return text if self.kind == "chars" else self.decode(self.encode(text))
 
     def to_json(self) -> dict:
-        d = {"blank": BLANK if self.has_blank else None, "units": self.units}
+        d = {"blank": BLANK, "units": self.units}
         if self.kind != "chars":
             d["kind"] = self.kind
         return d
@@ -155,6 +155,9 @@ class Vocabulary:
         if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
             raise ConfigError(f"{path}: 'units' must be a list of strings")
         try:
-            return cls(units, has_blank=data.get("blank") is not None, kind=data.get("kind", "chars"))
+            if data.get("blank") != BLANK:
+                raise ConfigError(f"'blank' must be {BLANK!r}, not {data.get('blank')!r} (a classifier's vocabulary? "
+                                  "classifier heads were removed from the library and live in benchmarks/)")
+            return cls(units, kind=data.get("kind", "chars"))
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None

@@ -1,17 +1,20 @@
 """The training loop, to read from the top: :func:`train` runs :func:`_setup`'s named steps, then
-per epoch :func:`_train_epoch` (CTC, or cross-entropy for a classifier; AdamW, gradient clipping,
+per epoch :func:`_train_epoch` (CTC loss, AdamW, gradient clipping,
 one-cycle learning rate, fixed seeds), :func:`_evaluate` (the dev set) and :func:`_checkpoint` (the
 best model kept, resumable checkpoints, the curves as CSV and PNG), with early stopping. The run's
 config is :mod:`.config`. A run directory holds ``best/`` (the best model so far: a model
 directory), ``last`` (the latest epoch: a model directory plus the trainer state, what ``resume``
 starts from; a symbolic link to ``ckpt-N/``, swapped atomically, so there is never a moment
 without a complete checkpoint), ``curves.csv``, ``curves.png`` and ``train.log``.
+
+Launched by ``torchrun`` as several processes, the same loop trains data-parallel
+(:mod:`.distributed`): each rank takes its share of every epoch's batches, gradients are averaged,
+the dev set is decoded in shares, and rank 0 alone writes the run directory, in the same format as
+a single process (docs/training.md).
 """
 from __future__ import annotations
 
-import csv
 import math
-import os
 import random
 import shutil
 import time
@@ -25,11 +28,13 @@ from tqdm import tqdm
 from .augment import WaveAugmenter, draw_warps, spec_augment
 from .checkpoint import load_model_files, load_trainer_state, resolve_model, save_model, save_trainer_state
 from .config import RunConfig, TrainConfig, check_resumable, init_configs
-from .data import AudioDataset, bucket_batches, collate, load_waves, read_manifest
+from .data import AudioDataset, bucket_batches, collate, load_waves, manifest_shards, read_manifest
+from .distributed import Dist, init_distributed, shard
 from .errors import ConfigError
 from .features import FeatureConfig, FilterBank, global_stats
 from .metrics import cer, sentence_accuracy, wer
 from .model import ModelConfig, resolve_device
+from .run_dir import latest_checkpoint, model_card, point_last_at, write_curves
 from .text import Vocabulary
 from .transcribe import Recognizer
 
@@ -50,7 +55,6 @@ class _Run:
     opt: torch.optim.Optimizer
     total_steps: int
     warm: int
-    metric: str
     step: int = 0
     unfit: int = 0           # utterances whose transcript cannot fit the output frames (CTC loss zeroed)
     skipped_steps: int = 0   # steps with a non-finite loss or gradient norm: not applied
@@ -60,12 +64,16 @@ class _Run:
     t_start: float = 0.0
     last_epoch: int = 0
     seconds_done: float = 0.0  # audio seconds trained on in this process (for the time budget)
+    dist: Dist = field(default_factory=Dist)  # this process's rank among the data-parallel processes
+    net: torch.nn.Module | None = None  # what the training forward runs through: rec.model, or it in DDP
 
     def fit_budget(self, log) -> None:
         """With ``train.max_minutes``: from the time the audio so far took, the epochs that fit in
         the budget (85 % of it, the rest for evaluation); the schedule is stretched over them."""
         tc = self.cfg.train
-        per_epoch = sum(self.durations) * (time.time() - self.t_start) / max(1e-9, self.seconds_done)
+        # each of the world_size processes trains on its share; the clock is rank 0's, for all
+        per_epoch = self.dist.from_main(sum(self.durations) / self.dist.world_size
+                                        * (time.time() - self.t_start) / max(1e-9, self.seconds_done))
         self.last_epoch = max(1, min(tc.epochs, int(0.85 * 60 * tc.max_minutes / per_epoch)))
         self.total_steps = round(self.total_steps / tc.epochs * self.last_epoch)
         self.warm = max(1, int(tc.warmup * self.total_steps))
@@ -82,8 +90,19 @@ class _Run:
 
 def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print, force: bool = False) -> Path:
     """Train ``cfg``; return the directory of the best model (``out_dir/best``; with no dev set,
-    the model of the last epoch)."""
-    run, start_epoch = _setup(cfg, resume, progress, log, force)
+    the model of the last epoch). Launched by torchrun as several processes, they train data-parallel
+    (:mod:`.distributed`): rank 0 writes the run directory and logs; every rank returns the path."""
+    dist = init_distributed(cfg.train.device)
+    try:
+        if not dist.main:
+            progress, log = False, lambda message: None
+        return _train(cfg, resume, progress, log, force, dist)
+    finally:
+        dist.close()
+
+
+def _train(cfg: RunConfig, resume: bool, progress: bool, log, force: bool, dist: Dist) -> Path:
+    run, start_epoch = _setup(cfg, resume, progress, log, force, dist)
     bar = tqdm(total=run.total_steps, initial=min(run.step, run.total_steps), desc=cfg.name,
                disable=not progress, unit="batch", dynamic_ncols=True)
     run.last_epoch = cfg.train.epochs
@@ -92,45 +111,51 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, log=print
         row = _evaluate(run, epoch, loss)
         improved = _checkpoint(run, row)
         msg = (f"epoch {epoch}: loss {row['train_loss']:.4f}"
-               + (f", dev {run.metric} {row[run.metric]:.4f}{' (best)' if improved else ''}" if run.dev_utts else "")
+               + (f", dev wer {row['wer']:.4f}{' (best)' if improved else ''}" if run.dev_utts else "")
                + f", {row['seconds']:.0f} s"
                + (f"; so far {run.unfit} utterance(s) too short for their transcript (loss zeroed)" if run.unfit else "")
                + (f"; {run.skipped_steps} step(s) skipped for a non-finite loss or gradient" if run.skipped_steps else ""))
-        with open(run.run_dir / "train.log", "a") as f:
-            f.write(msg + "\n")
+        if dist.active:  # every epoch: the replicas must hold the same weights (raises if not)
+            msg += f"; {dist.world_size} replicas identical (sha256 {dist.check_replicas(run.rec.model)[:16]})"
+        if dist.main:
+            with open(run.run_dir / "train.log", "a") as f:
+                f.write(msg + "\n")
         (bar.write if progress else log)(msg)
         if run.bad_epochs >= cfg.train.patience:
             log(f"early stop: no dev improvement for {cfg.train.patience} epochs")
             break
         if epoch >= run.last_epoch:
             break
-        if cfg.train.max_minutes and time.time() - run.t_start > 60 * cfg.train.max_minutes:
+        if cfg.train.max_minutes and dist.from_main(time.time() - run.t_start > 60 * cfg.train.max_minutes):
             log(f"stopping: time limit of {cfg.train.max_minutes} minutes reached")
             break
     bar.close()
+    dist.barrier()  # rank 0 has written its last checkpoint (on its node: the others may not see it)
     best = run.run_dir / "best"
-    if not (best / "config.json").is_file():  # never name a model that is not there
+    if dist.main and not (best / "config.json").is_file():  # never name a model that is not there
         raise ConfigError(f"{run.run_dir}: no model was saved (epochs {start_epoch}..{cfg.train.epochs} ran none)")
     return best
 
 
-def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = False) -> tuple[_Run, int]:
+def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = False,
+           dist: Dist | None = None) -> tuple[_Run, int]:
     """Everything before the first epoch, in named steps: the run directory, the data, the
     vocabulary and the weights to start from, the datasets, the model and optimizer, and with
-    ``resume`` the trainer state -> (run, first epoch)."""
+    ``resume`` the trainer state -> (run, first epoch). Every process of a distributed run
+    (``dist``) does the same, reading the same data and starting from the same weights."""
     tc = cfg.train
     if not tc.manifests:
         raise ConfigError("train.manifests is empty: give at least one training manifest")
-    device = resolve_device(tc.device)
+    dist = dist or Dist(device=resolve_device(tc.device))
+    device = dist.device
     torch.set_num_threads(max(1, tc.threads))
     run_dir, last = _run_directory(Path(tc.out_dir), resume)
-    classifier = cfg.model.head == "classifier"
     train_utts, train_waves, dev_utts, dev_waves = _read_data(tc, progress, log)
-    vocab, start_state = _vocabulary(cfg, last, classifier, train_utts, dev_utts, force, log)
-    dev_utts, dev_waves = _usable_data(cfg, vocab, classifier, train_utts, dev_utts, dev_waves, log)
+    vocab, start_state = _vocabulary(cfg, last, train_utts, dev_utts, force, log)
+    dev_utts, dev_waves = _usable_data(cfg, vocab, train_utts, dev_utts, dev_waves, log)
     cfg.model.num_outputs = len(vocab)
     cfg.model.input_size = cfg.features.n_mels
-    train_set, dev_set = _datasets(cfg, vocab, classifier, train_utts, train_waves, dev_utts, dev_waves, log)
+    train_set, dev_set = _datasets(cfg, vocab, train_utts, train_waves, dev_utts, dev_waves, log)
     model_config = cfg.model_dir_config({w for u in train_utts for w in u.text.split()})
 
     _seed_everything(tc.seed)
@@ -139,14 +164,14 @@ def _setup(cfg: RunConfig, resume: bool, progress: bool, log, force: bool = Fals
     rec.to(device)
     opt = torch.optim.AdamW(rec.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     durations = [train_set.duration(i) for i in range(len(train_set))]
-    steps_per_epoch = len(bucket_batches(durations, tc.batch_seconds, False, max_batch=tc.max_batch))
+    steps_per_epoch = len(shard(bucket_batches(durations, tc.batch_seconds, False, max_batch=tc.max_batch), dist))
     total = steps_per_epoch * tc.epochs
     run = _Run(cfg, run_dir, device, rec, model_config, vocab, train_set, durations, dev_utts,
                [dev_set.wave(i) for i in range(len(dev_set))], opt, total, max(1, int(tc.warmup * total)),
-               "error" if classifier else "wer")
+               dist=dist, net=dist.wrap(rec.model))
     start_epoch, elapsed = _restore(run, last, log) if last is not None else (1, 0.0)
-    log(f"training on {device} ({sum(durations) / 3600:.2f} h of audio per epoch, "
-        f"{rec.model.num_parameters():,} parameters)")
+    log(f"training on {device}" + (f" and {dist.world_size - 1} more process(es)" if dist.active else "")
+        + f" ({sum(durations) / 3600:.2f} h of audio per epoch, {rec.model.num_parameters():,} parameters)")
     run.t_start = time.time() - elapsed
     return run, start_epoch
 
@@ -163,35 +188,36 @@ def _run_directory(run_dir: Path, resume: bool) -> tuple[Path, Path | None]:
     return run_dir, last
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint of a run (``last``, else the newest ``ckpt-N``), or None."""
-    run_dir = Path(run_dir)
-    if (run_dir / "last" / "trainer.json").is_file():
-        return run_dir / "last"
-    done = [p for p in run_dir.glob("ckpt-*") if (p / "trainer.json").is_file() and p.name[5:].isdigit()]
-    return max(done, key=lambda p: int(p.name[5:])) if done else None
 
 
 def _read_data(tc: TrainConfig, progress: bool, log) -> tuple[list, list, list, list]:
-    """The training and dev utterances and their audio, read once (an unreadable file under
-    on_bad_line: skip is reported and left out) -> (train utts, train waves, dev utts, dev waves)."""
-    def utterances(paths: list) -> list:
+    """The training and dev utterances (their metadata, from every manifest shard) and their
+    audio: the training audio up to train.audio_cache_gb (past it each file is only checked, and
+    read when used), the dev audio all. An unreadable file under on_bad_line: skip is reported
+    and left out -> (train utts, train waves or None, dev utts, dev waves)."""
+    def utterances(entries: list, what: str) -> list:
         utts = []
-        for m in paths:
-            man = read_manifest(m, on_error=tc.on_bad_line)
+        for m in manifest_shards(entries, what):
+            man = read_manifest(m, on_error=tc.on_bad_line, extra=False)
             if man.skipped:
                 log(f"{m}: skipped {len(man.skipped)} bad line(s); first: {man.skipped[0]}")
             utts += man.utterances
         return utts
-    train_utts, dev_utts = utterances(tc.manifests), utterances([tc.dev] if tc.dev else [])
-    train_utts, train_waves = load_waves(train_utts, tc.on_bad_line, progress, log)
+    train_utts = utterances(tc.manifests, "train.manifests")
+    dev_utts = utterances([tc.dev] if tc.dev else [], "train.dev")
+    budget = tc.audio_cache_gb * 2**30
+    train_utts, train_waves = load_waves(train_utts, tc.on_bad_line, progress, log, max_bytes=budget)
+    held = sum(w is not None for w in train_waves)
+    if held < len(train_waves):
+        log(f"audio of {held} of {len(train_waves)} training utterances held in memory (train.audio_cache_gb: "
+            f"{tc.audio_cache_gb}); the rest is read from disk each time it is used")
     dev_utts, dev_waves = load_waves(dev_utts, tc.on_bad_line, progress, log)
     if not train_utts:
         raise ConfigError(f"{', '.join(map(str, tc.manifests))}: no training utterance with readable audio")
     return train_utts, train_waves, dev_utts, dev_waves
 
 
-def _vocabulary(cfg: RunConfig, last: Path | None, classifier: bool, train_utts: list, dev_utts: list,
+def _vocabulary(cfg: RunConfig, last: Path | None, train_utts: list, dev_utts: list,
                 force: bool, log) -> tuple[Vocabulary, dict | None]:
     """The output units and the weights to start from: the checkpoint's being resumed (``last``),
     the model's of train.init (its vocabulary extended with train.extend_vocab), or a new vocabulary
@@ -210,13 +236,11 @@ def _vocabulary(cfg: RunConfig, last: Path | None, classifier: bool, train_utts:
         vocab = Vocabulary.load(vocab_path)
         cfg.features, cfg.model = init_configs(cfg, saved)
         log(f"starting from {init_dir}: its front end, model shape and vocabulary")
-        new = sorted({ch for u in train_utts for ch in vocab.unknown(u.text)}) if tc.extend_vocab and not classifier else []
+        new = sorted({ch for u in train_utts for ch in vocab.unknown(u.text)}) if tc.extend_vocab else []
         if new:
             vocab, state = _extend_vocabulary(vocab, state, new, tc.seed)
             log(f"output units added to {tc.init}'s vocabulary: {''.join(new)!r}")
         return vocab, state
-    if classifier:
-        return Vocabulary(sorted({u.text for u in train_utts}), has_blank=False), None
     vocab = Vocabulary.from_texts((u.text for u in train_utts), kind=tc.units)
     vocab.prepare({w for u in train_utts + dev_utts for w in u.text.split()})
     return vocab, None
@@ -234,12 +258,12 @@ def _extend_vocabulary(vocab: Vocabulary, state: dict, new: list[str], seed: int
     return vocab, state
 
 
-def _usable_data(cfg: RunConfig, vocab: Vocabulary, classifier: bool, train_utts: list, dev_utts: list,
+def _usable_data(cfg: RunConfig, vocab: Vocabulary, train_utts: list, dev_utts: list,
                  dev_waves: list, log) -> tuple[list, list]:
     """Refuse training transcripts a model started from (train.init) cannot output; leave out the
     dev utterances with units the vocabulary lacks -> (dev utts, dev waves)."""
     tc = cfg.train
-    usable = (lambda u: u.text in vocab.index) if classifier else (lambda u: not vocab.unknown(u.text))
+    usable = lambda u: not vocab.unknown(u.text)  # noqa: E731
     if tc.init and not all(usable(u) for u in train_utts):
         bad = next(u for u in train_utts if not usable(u))
         raise ConfigError(f"{bad.audio}: transcript {bad.text!r} uses units the model {tc.init} cannot output "
@@ -250,13 +274,14 @@ def _usable_data(cfg: RunConfig, vocab: Vocabulary, classifier: bool, train_utts
     return [u for u, _ in kept], [w for _, w in kept]
 
 
-def _datasets(cfg: RunConfig, vocab: Vocabulary, classifier: bool, train_utts: list, train_waves: list,
+def _datasets(cfg: RunConfig, vocab: Vocabulary, train_utts: list, train_waves: list,
               dev_utts: list, dev_waves: list, log) -> tuple[AudioDataset, AudioDataset]:
     """The training set (augmented) and the dev set; the global feature statistics when the front
     end needs them and has none yet."""
     tc = cfg.train
-    target = (lambda u: vocab.index[u.text]) if classifier else (lambda u: vocab.encode(u.text))
-    train_set = AudioDataset(train_utts, target, WaveAugmenter(cfg.augment), seed=tc.seed, waves=train_waves)
+    target = lambda u: vocab.encode(u.text)  # noqa: E731
+    train_set = AudioDataset(train_utts, target, WaveAugmenter(cfg.augment), seed=tc.seed, waves=train_waves,
+                             cache_bytes=tc.audio_cache_gb * 2**30)
     dev_set = AudioDataset(dev_utts, target, waves=dev_waves)
     if cfg.features.normalize == "global" and cfg.features.global_mean is None:
         _set_global_stats(cfg.features, train_set, tc.stats_utterances, tc.seed)
@@ -277,49 +302,55 @@ def _restore(run: _Run, last: Path, log) -> tuple[int, float]:
     info = load_trainer_state(last, run.opt)
     run.step, run.unfit, run.skipped_steps = info["step"], info.get("unfit", 0), info.get("skipped_steps", 0)
     run.best, run.bad_epochs, run.history = info["best"], info["bad_epochs"], info["history"]
-    log(f"resuming {run.run_dir} after epoch {info['epoch']} (best dev {run.metric} {run.best:.4f})")
+    log(f"resuming {run.run_dir} after epoch {info['epoch']} (best dev wer {run.best:.4f})")
+    saved_world = info.get("world_size", 1)
+    if saved_world != run.dist.world_size:  # another number of processes: another number of steps per epoch
+        run.step = info["epoch"] * (run.total_steps // run.cfg.train.epochs)
+        log(f"the run was trained by {saved_world} process(es), now {run.dist.world_size}: continuing with "
+            f"epoch {info['epoch'] + 1} at step {run.step} of {run.total_steps} of the new schedule")
     return info["epoch"] + 1, info["elapsed"]
 
 
 def _train_epoch(run: _Run, epoch: int, bar) -> float:
     """One pass over the training set -> its mean loss. Seeded per epoch, so a resumed run
-    continues exactly as an uninterrupted one."""
+    continues exactly as an uninterrupted one. In a distributed run each process takes its share
+    of the epoch's batches (the same order on every rank), with its own augmentation and dropout
+    draws (rank 0's are a single process's), and the loss is averaged over all."""
     cfg, tc, model, device = run.cfg, run.cfg.train, run.rec.model, run.device
     seed = tc.seed * 1000 + epoch
-    _seed_everything(seed)
-    rng = np.random.default_rng(seed)
-    run.train_set.rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)
+    own = seed + 1_000_003 * run.dist.rank  # this rank's random draws
+    _seed_everything(own)
+    rng = np.random.default_rng(own)
+    run.train_set.rng = np.random.default_rng(own)
+    gen = torch.Generator().manual_seed(own)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     amp = device.type == "cuda" and tc.amp
-    model.train()
-    losses = []
+    run.net.train()
+    losses, unfit_before = [], run.unfit
     shuffle = not (tc.sortagrad and epoch == 1)
-    batches = bucket_batches(run.durations, tc.batch_seconds, shuffle, seed=seed, max_batch=tc.max_batch)
-    for batch, (waves, lengths, targets) in zip(batches, _batch_loader(run.train_set, batches, tc.workers, seed)):
+    batches = shard(bucket_batches(run.durations, tc.batch_seconds, shuffle, seed=seed, max_batch=tc.max_batch),
+                    run.dist)
+    for batch, (waves, lengths, targets) in zip(batches, _batch_loader(run.train_set, batches, tc.workers, own)):
         warps = draw_warps(len(batch), cfg.augment, rng)
         feats, flen = run.rec.fbank(waves.to(device), lengths.to(device), warps)
         feats = spec_augment(feats, flen, cfg.augment, gen)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            out, olen = model(feats, flen.clamp(min=1))
+            out, olen = run.net(feats, flen.clamp(min=1))
         out = out.float()
-        if model.cfg.head == "classifier":
-            loss = torch.nn.functional.cross_entropy(out, torch.tensor(targets, device=device))
-        else:
-            tgt = torch.tensor([t for seq in targets for t in seq], device=device)
-            tlen = torch.tensor([len(seq) for seq in targets], device=device)
-            loss = ctc(out.transpose(0, 1), tgt, olen, tlen)
-            run.unfit += sum(int(n) < ctc_frames_needed(seq) for n, seq in zip(olen.tolist(), targets))
+        tgt = torch.tensor([t for seq in targets for t in seq], device=device)
+        tlen = torch.tensor([len(seq) for seq in targets], device=device)
+        loss = ctc(out.transpose(0, 1), tgt, olen, tlen)
+        run.unfit += sum(int(n) < ctc_frames_needed(seq) for n, seq in zip(olen.tolist(), targets))
         for g in run.opt.param_groups:
             g["lr"] = run.lr_at(run.step)
         run.opt.zero_grad(set_to_none=True)
         run.step += 1
         bar.update(1)
-        if not torch.isfinite(loss):
+        if not run.dist.all_true(bool(torch.isfinite(loss))):  # all ranks skip together
             run.skipped_steps += 1
             continue
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)  # of the averaged gradients
         if not torch.isfinite(norm):  # never apply a NaN/inf update
             run.skipped_steps += 1
             continue
@@ -329,8 +360,12 @@ def _train_epoch(run: _Run, epoch: int, bar) -> float:
         if tc.max_minutes and run.step == 50 and epoch == 1:
             run.fit_budget(bar.write)
         bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses[-20:]):.3f}",
-                        dev=f"{run.history[-1][run.metric]:.3f}" if run.history and run.dev_utts else "-")
-    return float(np.mean(losses)) if losses else float("nan")
+                        dev=f"{run.history[-1]['wer']:.3f}" if run.history and run.dev_utts else "-")
+    if not run.dist.active:
+        return float(np.mean(losses)) if losses else float("nan")
+    total, n, unfit = run.dist.sum([float(np.sum(losses)), len(losses), run.unfit - unfit_before])
+    run.unfit = unfit_before + int(unfit)
+    return total / n if n else float("nan")
 
 
 def _seed_everything(seed: int) -> None:
@@ -365,84 +400,51 @@ def _evaluate(run: _Run, epoch: int, loss: float) -> dict:
            "lr": round(run.lr_at(run.step - 1), 7), "seconds": round(time.time() - run.t_start, 1),
            "unfit": run.unfit, "skipped_steps": run.skipped_steps}
     if not run.dev_utts:  # no dev set (e.g. adaptation): the latest model is the one kept
-        row[run.metric] = 0.0
+        row["wer"] = 0.0
         return row
-    hyps = run.rec.transcribe_waves(run.dev_waves)
+    hyps = _dev_transcripts(run)
     refs = [run.vocab.reference(u.text) for u in run.dev_utts]
-    if run.metric == "error":
-        row["error"] = round(1 - sentence_accuracy(refs, hyps), 5)
-    else:
-        row.update(wer=round(wer(refs, hyps), 5), cer=round(cer(refs, hyps), 5),
-                   sent_acc=round(sentence_accuracy(refs, hyps), 5))
+    row.update(wer=round(wer(refs, hyps), 5), cer=round(cer(refs, hyps), 5),
+               sent_acc=round(sentence_accuracy(refs, hyps), 5))
     return row
 
 
+def _dev_transcripts(run: _Run) -> list[str]:
+    """The dev set's transcripts. In a distributed run each rank decodes every world_size-th
+    utterance, and every rank gets all of them."""
+    d = run.dist
+    if not d.active:
+        return run.rec.transcribe_waves(run.dev_waves)
+    hyps: list = [None] * len(run.dev_waves)
+    for r, part in enumerate(d.gather(run.rec.transcribe_waves(run.dev_waves[d.rank::d.world_size]))):
+        hyps[r::d.world_size] = part
+    return hyps
+
+
 def _checkpoint(run: _Run, row: dict) -> bool:
-    """Record the row, keep the best model, write the resumable ``last/`` -> whether dev improved."""
+    """Record the row, keep the best model, write the resumable ``last/`` -> whether dev improved.
+    Every rank of a distributed run keeps the same record; rank 0 alone writes the files."""
     run.history.append(row)
-    _write_curves(run.run_dir, run.history, run.metric)
-    state = run.rec.model.state_dict()
-    improved = row[run.metric] < run.best
-    if row[run.metric] <= run.best:  # on a tie the later, longer-trained model is kept
-        save_model(run.run_dir / "best", run.model_config, run.vocab, state,
-                   _readme(run.cfg, run.history, row, run.metric))
+    keep = row["wer"] <= run.best  # on a tie the later, longer-trained model is kept
+    improved = row["wer"] < run.best
     if improved:
-        run.best, run.bad_epochs = row[run.metric], 0
+        run.best, run.bad_epochs = row["wer"], 0
     elif run.best < 1.0 and run.dev_utts:  # patience: only with a dev set, once off CTC's all-blank plateau
         run.bad_epochs += 1
+    if not run.dist.main:
+        return improved
+    write_curves(run.run_dir, run.history)
+    state = run.rec.model.state_dict()  # the model's own, never a DDP wrapper's: any process loads it
+    if keep:
+        save_model(run.run_dir / "best", run.model_config, run.vocab, state,
+                   model_card(run.cfg, run.history, row))
     ckpt = run.run_dir / f"ckpt-{row['epoch']}"
     shutil.rmtree(ckpt, ignore_errors=True)
     save_model(ckpt, run.model_config, run.vocab, state)
     save_trainer_state(ckpt, run.opt, {"epoch": row["epoch"], "step": run.step, "best": run.best,
                                        "bad_epochs": run.bad_epochs, "history": run.history,
                                        "elapsed": time.time() - run.t_start,
-                                       "unfit": run.unfit, "skipped_steps": run.skipped_steps})
-    _point_last_at(run.run_dir, ckpt)
+                                       "unfit": run.unfit, "skipped_steps": run.skipped_steps,
+                                       "world_size": run.dist.world_size})
+    point_last_at(run.run_dir, ckpt)
     return improved
-
-
-def _point_last_at(run_dir: Path, ckpt: Path) -> None:
-    """Make ``run_dir/last`` name ``ckpt`` atomically (a symlink replaced with os.replace), then
-    delete the older checkpoints: at every moment ``last`` or a ckpt-N is complete."""
-    link = run_dir / "last.link"
-    link.unlink(missing_ok=True)
-    link.symlink_to(ckpt.name)
-    os.replace(link, run_dir / "last")
-    for old in run_dir.glob("ckpt-*"):
-        if old != ckpt:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_curves(run_dir: Path, history: list[dict], metric: str) -> None:
-    """The learning curves: curves.csv, and curves.png when matplotlib is installed."""
-    with open(run_dir / "curves.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(history[0]))
-        w.writeheader()
-        w.writerows(history)
-    try:  # the plot is optional: the CSV holds the same numbers
-        import matplotlib
-    except ImportError:
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for ax, key, scale, label, title, color in ((axes[0], "train_loss", 1, "train loss", "training loss", "C0"),
-                                                (axes[1], metric, 100, f"dev {metric} (%)", f"dev {metric}", "C1")):
-        ax.plot([h["epoch"] for h in history], [scale * h[key] for h in history], marker="o", color=color)
-        ax.set(xlabel="epoch", ylabel=label, title=title)
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(run_dir / "curves.png", dpi=100)
-    plt.close(fig)
-
-
-def _readme(cfg: RunConfig, history: list[dict], best_row: dict, metric: str) -> str:
-    tc = cfg.train
-    lines = [f"# {cfg.name}", "", cfg.description or "", "",
-             f"- cell {cfg.model.cell}, layers {cfg.model.layer_sizes}, bidirectional {cfg.model.bidirectional}, "
-             f"subsampling x{cfg.model.subsample}, head {cfg.model.head}",
-             f"- trained on: {', '.join(map(str, tc.manifests))}; dev: {tc.dev}",
-             f"- best epoch {best_row['epoch']} of {len(history)} run so far: dev {metric} {best_row[metric]:.4f}, "
-             f"after {best_row['seconds'] / 60:.1f} min of training",
-             ""]
-    return "\n".join(lines)

@@ -117,10 +117,6 @@ class Recognizer:
         self.fbank.to(device)
         return self
 
-    @property
-    def is_classifier(self) -> bool:
-        return self.model_config.head == "classifier"
-
     def set_decoding(self, options: DecodeOptions | None = None, **kw) -> "Recognizer":
         """Choose the decoder every later call uses unless it passes its own ``options``:
         ``set_decoding(beam_size=16, lm="lm.arpa", alpha=0.5, beta=1.0, words=[...],
@@ -209,11 +205,8 @@ class Recognizer:
 
     def _decode(self, out: torch.Tensor, length: int, offset: float,
                 opts: DecodeOptions) -> tuple[str, list[dict], list[dict]]:
-        """One segment's model output (CTC: (T', V) log-probs of which ``length`` frames are real;
-        classifier: (C,) logits) -> text, word spans (``offset`` added), n-best list."""
-        if self.is_classifier:
-            k = int(out.argmax(-1))
-            return self.vocab.units[k], [], []
+        """One segment's model output ((T', V) log-probs of which ``length`` frames are real) -> text,
+        word spans (``offset`` added), n-best list."""
         out = out[:length]
         dec = self._new_decoder(opts)
         dec.accept(out)

@@ -159,6 +159,19 @@ def arg_float(lo: float | None = None, hi: float | None = None, lo_open: bool = 
                 "a finite number" + _range(lo, hi, lo_open, hi_open))
 
 
+def arg_field(cls, name: str):
+    """``type=`` for the option that sets the number field ``name`` of the dataclass ``cls``: its
+    value follows the field's own rule (:func:`checked` with :func:`ints` or :func:`reals`), so the
+    option and the field have one range."""
+    rule = next(f for f in dataclasses.fields(cls) if f.name == name).metadata[_CHECK]
+    hint = _hints(cls)[name]
+
+    def check(value):
+        rule(value, "", hint)
+        return value
+    return _arg(int if _accepts(hint, int) else float, check, rule.expected)
+
+
 def arg_words(s: str) -> str:
     """``type=`` for ``--words``: at least one word."""
     if not s.split():
@@ -203,9 +216,10 @@ def checked(default, rule):
     return dataclasses.field(default=default, metadata={_CHECK: rule})
 
 
-def _numbers(one):
+def _numbers(one, expected: str):
     """The rule ``one(value, name)`` for a number, or for each item of a list where the field's
-    annotation allows a list (hidden_size per layer, speeds)."""
+    annotation allows a list (hidden_size per layer, speeds); ``expected`` (e.g. "an integer in
+    1..64") describes one number, for :func:`arg_field`."""
     def rule(value, name: str, hint) -> None:
         if isinstance(value, list) and _accepts(hint, list):
             for k, v in enumerate(value):
@@ -214,17 +228,18 @@ def _numbers(one):
             raise Invalid(name, "a list of numbers", value)
         else:
             one(value, name)
+    rule.expected = expected
     return rule
 
 
 def ints(lo: int | None = None, hi: int | None = None):
     """The rule of an integer within ``lo..hi``."""
-    return _numbers(lambda v, n: integer(v, n, lo, hi))
+    return _numbers(lambda v, n: integer(v, n, lo, hi), "an integer" + _range(lo, hi))
 
 
 def reals(lo: float | None = None, hi: float | None = None, lo_open: bool = False):
     """The rule of a finite number within the bounds."""
-    return _numbers(lambda v, n: real(v, n, lo, hi, lo_open))
+    return _numbers(lambda v, n: real(v, n, lo, hi, lo_open), "a finite number" + _range(lo, hi, lo_open))
 
 
 def one_of(*options):

@@ -50,9 +50,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, model: str | None = None, l
 
 
 def limits(**kw):
-    """:class:`.app.ServerLimits` from keyword arguments (ConfigError for bad values)."""
-    _require()
-    from .app import ServerLimits
+    """:class:`.settings.ServerLimits` from keyword arguments (ConfigError for bad values)."""
+    from .settings import ServerLimits
     return ServerLimits(**kw)
 
 

@@ -34,7 +34,6 @@ import tempfile
 import threading
 from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -42,9 +41,9 @@ from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import validate as V
-from ..chunking import DEFAULT_LOOKAHEAD_S
 from ..errors import AsrError, AudioError, ConfigError
 from ..options import DecodeOptions
+from .settings import ServerLimits
 from .protocol import HeadLimit, OriginPolicy, json_error as _error
 
 STATIC = Path(__file__).parent / "static"
@@ -63,45 +62,6 @@ CLOSE_CODES = {
     1011: "internal error (a bug of ours; logged)",
     1013: "busy: --max-streams streams are open; try again later",
 }
-
-
-@dataclass
-class ServerLimits:
-    """What one client may ask of the server (each an option of ``lstm-asr serve``)."""
-    max_upload_bytes: int = 50 * 1024 * 1024   # POST /v1/transcribe file size (counted as it arrives)
-    max_seconds: float = 600.0                 # audio duration of an upload, and of one stream
-    max_streams: int = 64                      # WebSocket streams open at once (more: refused)
-    workers: int = 2                           # threads running the model (the cores to use)
-    partial_interval: float = 0.5              # seconds of new audio between partial results
-    lookahead_s: float | None = DEFAULT_LOOKAHEAD_S  # how far a stream's model reads ahead (None: segments whole)
-    idle_seconds: float = 60.0                 # a stream (or upload body) that sends nothing for this long is ended
-    max_beam: int = 64                         # beams a client may ask for (?beam=N): a search costs time in
-                                               # proportion to its beams, so a client gets far fewer than the
-                                               # library's own limit (validate.MAX_BEAM) allows a local user
-    max_wall_seconds: float = 1800.0           # a stream may stay open this long (wall clock), whatever it sends
-    max_bad_frames: int = 16                   # malformed frames a stream may send (more: it is ended)
-    max_uploads: int = 16                      # uploads being received or transcribed at once (more: 503)
-    allow_origins: tuple = ()                  # web origins besides the server's own ("*": any)
-
-    def __post_init__(self):
-        for name in ("max_upload_bytes", "max_streams", "workers", "max_beam", "max_bad_frames", "max_uploads"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"server limit {name} must be >= 1, not {getattr(self, name)}")
-        for name in ("idle_seconds", "max_seconds", "max_wall_seconds"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"server limit {name} must be > 0, not {getattr(self, name)}")
-        if self.max_beam > V.MAX_BEAM:
-            raise ConfigError(f"server limit max_beam must be <= {V.MAX_BEAM}, not {self.max_beam}")
-        if self.partial_interval < 0:
-            raise ConfigError(f"partial_interval must be >= 0, not {self.partial_interval}")
-        if self.lookahead_s is not None and not self.lookahead_s > 0:
-            raise ConfigError(f"lookahead_s must be > 0 seconds (or None), not {self.lookahead_s}")
-        if isinstance(self.allow_origins, str):
-            self.allow_origins = (self.allow_origins,)
-        try:
-            self.allow_origins = tuple(V.origin(o, "allow_origins") for o in self.allow_origins or ())
-        except V.Invalid as e:
-            raise ConfigError(str(e)) from None
 
 
 class ClientError(Exception):
