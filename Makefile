@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/lstm-asr transcribe --with-names $(SAMPLES)
+	$(BIN)/lstm-asr transcribe --with-names --model mandarin samples/mandarin/*.flac
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -1,6 +1,11 @@
 """Tests tied to the exact weights of the bundled models: what they say on the shipped clips and
 how accurate they are on the shipped unseen-speaker subsets. Retraining a bundled model means
-revisiting this file (and only this file)."""
+revisiting this file (and only this file).
+
+Accuracy floors sit just under the measured figures: one clip below on the 38-clip Speech Commands
+set, two below on the 100-clip FSDD set. The computation is deterministic on one machine, but
+another CPU's or BLAS build's rounding can flip a clip whose two best words are nearly tied; a
+larger margin would let a real regression through."""
 import json
 
 import numpy as np
@@ -71,7 +76,7 @@ def test_evaluate_json_on_the_shipped_fsdd_test_clips():
     res = json.loads(out)
     assert {"wer", "cer", "sent_acc", "rtf", "n", "worst"} <= set(res)
     assert res["n"] == 100
-    assert res["sent_acc"] >= 0.90  # measured 0.93 (issue target 0.98 on the full test split: not reached)
+    assert res["sent_acc"] >= 0.91  # measured 0.93 (issue target 0.98 on the full test split: not reached)
     assert res["wer"] == pytest.approx(1 - res["sent_acc"], abs=1e-9)  # one word per clip
     total = sum(sf.info(str(p)).duration for p in (DATA / "fsdd").glob("*.wav"))
     assert res["audio_seconds"] == pytest.approx(total, rel=1e-3)  # RTF's denominator: the audio scored
@@ -85,13 +90,13 @@ def _accuracy(model, manifest) -> float:
 
 
 def test_default_model_on_the_shipped_unseen_speech_commands_speakers():
-    # 38 clips of 20 words from the recipe's test speakers (never trained on); the phone model of
-    # 2026-12-04 measured 89.5 % (as the earlier character model did with its level floor)
-    assert _accuracy("digits-commands", DATA / "speech_commands" / "manifest.jsonl") >= 0.84
+    # 38 clips of 20 words from the recipe's test speakers (never trained on); the phone model
+    # shipped 2026-12-04 (runs/cpu-phones2) measured 35 of 38 (92.1 %)
+    assert _accuracy("digits-commands", DATA / "speech_commands" / "manifest.jsonl") >= 34 / 38
 
 
 def test_default_model_on_the_shipped_fsdd_test_clips():
-    assert _accuracy("digits-commands", DATA / "fsdd" / "manifest.jsonl") >= 0.86  # measured 90 % (2026-12-04)
+    assert _accuracy("digits-commands", DATA / "fsdd" / "manifest.jsonl") >= 0.90  # measured 92 % (2026-12-04)
 
 
 def test_default_model_reads_words_it_was_never_given_as_a_list(default_model):
@@ -111,13 +116,13 @@ def test_digits_tts_never_trained_on_real_speech_and_reads_real_digits():
     config = json.loads((resolve_model("digits-tts") / "config.json").read_text())
     assert all("synth/" in m for m in config["training"]["train"]["manifests"]) and not config["training"]["train"]["dev"]
     assert config["decoding"]["words"] == "zero one two three four five six seven eight nine".split()
-    # the 18 digit clips among the shipped Speech Commands test clips: measured 83.3 % (2026-12-04)
+    # the 18 digit clips among the shipped Speech Commands test clips: measured 15 (2026-12-04)
     rows = [json.loads(line) for line in (DATA / "speech_commands" / "manifest.jsonl").read_text().splitlines()]
     digits = [r for r in rows if r["text"] in config["decoding"]["words"]]
     import lstm_asr
     rec = lstm_asr.load_model("digits-tts")
     right = sum(rec.transcribe(DATA / "speech_commands" / r["audio"]).text == r["text"] for r in digits)
-    assert len(digits) == 18 and right >= 13
+    assert len(digits) == 18 and right >= 14
 
 
 def test_default_model_says_the_samples():
@@ -142,10 +147,10 @@ def test_digital_silence_or_a_quiet_microphone_hardly_matters(model):
     """The shipped unseen-speaker clips with 0.5 s of exact zeros each side (as from an editor or a
     microphone's first buffers), and 20 dB quieter (a microphone set low): the front end's floors
     (features.noise_floor: 1 LSB, features.level_floor_db: a floor that follows the input's level)
-    keep them about as readable as the clips themselves. Measured on 2026-12-02, clips / padded /
-    quiet right of 38: default 34 / 33 / 35 (31 / 29 / 33 with the 1-LSB floor alone, 20 padded
-    without any floor); the streaming variant, the default model streamed, the same (the earlier
-    fine-tuned variant: 32 / 30 / 32)."""
+    keep them about as readable as the clips themselves. Measured with the model shipped on
+    2026-12-04, clips / padded / quiet right of 38: 35 / 34 / 35, streamed the same (the earlier
+    character model on 2026-12-02: 34 / 33 / 35; with the 1-LSB floor alone 31 / 29 / 33, and 20
+    padded without any floor)."""
     import lstm_asr
     from lstm_asr.audio import load_audio
     from lstm_asr.data import read_manifest
@@ -160,7 +165,7 @@ def test_digital_silence_or_a_quiet_microphone_hardly_matters(model):
         right["padded"] += rec.transcribe(np.concatenate([zeros, wave, zeros])).text == u.text
         quiet = (np.round(wave * 3276.8) / 32768).astype(np.float32)  # -20 dB, still 16-bit samples
         right["quiet"] += rec.transcribe(quiet).text == u.text
-    assert right["clip"] >= 31 and right["padded"] >= right["clip"] - 3 and right["quiet"] >= right["clip"] - 2, right
+    assert right["clip"] >= 34 and right["padded"] >= right["clip"] - 2 and right["quiet"] >= right["clip"] - 1, right
 
 
 def test_default_model_reads_the_sample_joined_with_digital_silence():
@@ -200,9 +205,8 @@ def test_the_default_model_streamed_on_the_shipped_unseen_speakers():
     # the same 38 unseen-speaker clips and 100 FSDD test clips as the default model's tests above
     sc = _accuracy(STREAMING, DATA / "speech_commands" / "manifest.jsonl")
     fsdd = _accuracy(STREAMING, DATA / "fsdd" / "manifest.jsonl")
-    # measured 89.5 % and 91 %, the default model's (all clips are shorter than 4 s); the earlier
-    # fine-tuned variant: 86.8 % and 92 %, then 84.2 % and 92 % with the level floor
-    assert sc >= 0.86 and fsdd >= 0.89
+    # measured 35 of 38 and 92 %, the default model's (all clips are shorter than 4 s)
+    assert sc >= 34 / 38 and fsdd >= 0.90
 
 
 def test_the_default_model_streams_exactly_on_real_speech():
@@ -225,7 +229,7 @@ def test_the_default_model_streams_exactly_on_real_speech():
 def test_speech_from_the_first_sample_reads_as_well_as_padded_speech(default_model):
     """Each shipped Speech Commands clip cut to its speech (it starts at the first sample and ends
     at the last) against the same speech with 0.5 s of digital silence on each side: measured
-    33 and 32 of 38 right (2026-12-04; the clips as recorded: 34)."""
+    37 and 33 of 38 right with the model shipped 2026-12-04 (the clips as recorded: 35)."""
     from lstm_asr.audio import load_audio
     from lstm_asr.data import trim_silence
     rows = [json.loads(line) for line in (DATA / "speech_commands" / "manifest.jsonl").read_text().splitlines()]
@@ -235,4 +239,4 @@ def test_speech_from_the_first_sample_reads_as_well_as_padded_speech(default_mod
         silence = np.zeros(8000, np.float32)
         cut += default_model.transcribe(speech, 16000).text == r["text"]
         padded += default_model.transcribe(np.concatenate([silence, speech, silence]), 16000).text == r["text"]
-    assert cut >= padded - 1 and cut >= 31, (cut, padded)
+    assert cut >= padded - 1 and cut >= 36, (cut, padded)
