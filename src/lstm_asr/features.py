@@ -25,7 +25,7 @@ from torch import Tensor
 from .errors import ConfigError
 from .validate import RATE, check_keys, checked, ints, reals
 
-_WINDOWS = ("povey", "hann", "hamming")
+_WINDOWS = ("povey",)  # Kaldi's default; hann and hamming went with no model using them (commit ca43440 has them)
 _NORMALIZE = ("utterance", "global", "none")
 _LOG_FLOOR = float(np.finfo(np.float32).eps)  # 1.1920929e-07, Kaldi's energy floor before log
 STD_FLOOR = 1e-5  # the smallest std a normalisation divides by
@@ -41,7 +41,7 @@ class FeatureConfig:
     preemphasis: float = checked(0.97, reals(0, 1))
     low_freq: float = checked(20.0, reals(0))
     high_freq: float = checked(0.0, reals())  # <= 0 means offset from Nyquist (Kaldi convention)
-    window: str = "povey"  # "povey" | "hann" | "hamming" (Kaldi's symmetric windows, see _window)
+    window: str = "povey"  # Kaldi's "povey" window (see _window), the only one any model uses
     remove_dc_offset: bool = True
     # "utterance": per-utterance mean/variance of each bin over the valid frames;
     # "global": the utterance's level (its mean log-mel over frames and bins) removed, then each bin
@@ -112,20 +112,10 @@ def num_frames(n_samples: int, cfg: FeatureConfig) -> int:
 
 
 def _window(cfg: FeatureConfig) -> Tensor:
-    """(W,) analysis window, Kaldi's symmetric definitions (cosine period N-1).
-
-    "hann" is Kaldi's "hanning" (kaldi-native-fbank's own "hann" is the periodic variant, period N);
-    "povey" is hann ** 0.85; "hamming" is 0.54 - 0.46 cos.
-    """
+    """(W,) analysis window: Kaldi's "povey", its symmetric hann window (cosine period N-1) raised
+    to the power 0.85."""
     i = torch.arange(cfg.win_length, dtype=torch.float64)
-    cos = torch.cos(2 * math.pi * i / (cfg.win_length - 1))
-    if cfg.window == "hamming":
-        w = 0.54 - 0.46 * cos
-    else:
-        w = 0.5 - 0.5 * cos
-        if cfg.window == "povey":
-            w = w.pow(0.85)
-    return w.float()
+    return (0.5 - 0.5 * torch.cos(2 * math.pi * i / (cfg.win_length - 1))).pow(0.85).float()
 
 
 def _mel_scale(f: Tensor) -> Tensor:

@@ -9,6 +9,8 @@ A rerun skips the files that exist, so an interrupted run continues where it sto
 Each clip: the engine's own leading/trailing silence is trimmed (energy threshold), then exactly
 ``lead_s``/``trail_s`` seconds of silence are added (0-0.5 s, exactly 0 at each end in 20 % of clips).
 Voices whose licences forbid this use (RHVoice's CC BY-NC-ND voices, MBROLA) are never offered.
+One file holds every engine so that the licence policy (which voices may be offered) is read in
+one place; that makes it a little over 450 lines.
 """
 from __future__ import annotations
 

@@ -11,6 +11,10 @@ Callers turn that into their own kind of error:
   ``--set``) against its dataclass: the name and type of every field (from its annotation) and the
   rule its definition states beside it (:func:`checked`: ``lr: float = checked(2e-3, reals(0, 10))``);
 - :func:`sample_rate` checks the API's ``sample_rate`` argument.
+
+Why it is a little over 450 lines: it is the one place every outside value is checked (the
+range checkers, the argparse types, the config and word-list readers); splitting it would make
+two places.
 """
 from __future__ import annotations
 
