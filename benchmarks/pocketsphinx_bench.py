@@ -29,11 +29,10 @@ import jiwer
 import numpy as np
 import soundfile as sf
 import soxr
-from pocketsphinx import Decoder, get_model_path
 
 RATE = 16000
 DEFAULT_WORDS = "zero one two three four five six seven eight nine yes no up down left right on off stop go"
-SYSTEM = f"pocketsphinx {version('pocketsphinx')} jsgf"
+
 # Pinned: 16 kHz input, whole-file cepstral mean, beams, language weight, word insertion penalty (5.1 defaults,
 # written out so a new release cannot move them); no n-gram LM, the grammar is the only search; and bestpath off,
 # unlike 5.x's default: lattice rescoring of a grammar search returned an empty text for 33 of 376 Speech Commands
@@ -42,7 +41,14 @@ SETTINGS = {"samprate": RATE, "cmn": "batch", "lw": 6.5, "wip": 0.65, "beam": 1e
             "bestpath": False, "lm": None, "loglevel": "ERROR"}
 
 
-def make_decoder(words: list[str], sequence: bool) -> Decoder:
+def system() -> str:
+    return f"pocketsphinx {version('pocketsphinx')} jsgf"
+
+
+def make_decoder(words: list[str], sequence: bool) -> "Decoder":
+    """The grammar decoder; pocketsphinx is imported here, so this module's readers and
+    scorers work without it (ImportError when it is missing)."""
+    from pocketsphinx import Decoder, get_model_path
     model = get_model_path()
     dec = Decoder(hmm=os.path.join(model, "en-us", "en-us"), dict=os.path.join(model, "en-us", "cmudict-en-us.dict"),
                   **SETTINGS)
@@ -77,7 +83,7 @@ def load_16k_int16(path: Path) -> np.ndarray:
     return (np.clip(x, -1.0, 1.0) * 32767).astype(np.int16)
 
 
-def decode(dec: Decoder, pcm: np.ndarray) -> str:
+def decode(dec: "Decoder", pcm: np.ndarray) -> str:
     dec.start_utt()
     dec.process_raw(pcm.tobytes(), no_search=False, full_utt=True)
     dec.end_utt()
@@ -89,7 +95,7 @@ def norm(s: str) -> str:
     return " ".join(s.lower().split())
 
 
-def bench(dec: Decoder, manifest: Path) -> dict:
+def bench(dec: "Decoder", manifest: Path) -> dict:
     refs, hyps, dec_s, audio_s, failed = [], [], 0.0, 0.0, 0
     for audio, text in read_manifest(manifest):
         hyp = ""
@@ -108,7 +114,7 @@ def bench(dec: Decoder, manifest: Path) -> dict:
     return {"manifest": str(manifest), "n": n, "failed": failed,
             "sent_acc": sum(r == h for r, h in zip(refs, hyps)) / n if n else 0.0,
             "wer": jiwer.wer(refs, hyps) if n else 0.0,
-            "rtf": dec_s / audio_s if audio_s else 0.0, "system": SYSTEM}
+            "rtf": dec_s / audio_s if audio_s else 0.0, "system": system()}
 
 
 def main(argv=None) -> int:
@@ -121,7 +127,7 @@ def main(argv=None) -> int:
     words = list(dict.fromkeys(args.words.lower().split()))
     dec = make_decoder(words, args.sequence)
     if not args.json:
-        print(f"{SYSTEM}, {'one or more' if args.sequence else 'exactly one'} of {len(words)} words, {SETTINGS}")
+        print(f"{system()}, {'one or more' if args.sequence else 'exactly one'} of {len(words)} words, {SETTINGS}")
     bad = 0
     for m in args.manifest:
         try:
