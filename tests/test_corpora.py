@@ -29,8 +29,9 @@ def rows(manifest: Path) -> list[dict]:
 
 # -- LibriSpeech ------------------------------------------------------------------------------------
 
-def librispeech(root: Path) -> Path:
-    subset = root / "LibriSpeech" / "dev-clean"
+def librispeech(root: Path, subset: str = "dev-clean") -> Path:
+    """Three utterances (two speakers, tones of 0.5-1 s) as ROOT/LibriSpeech/SUBSET; returns that folder."""
+    subset = root / "LibriSpeech" / subset
     for spk, ch, utts in (("84", "121123", [("0000", "GO DO YOU HEAR", 1.0), ("0001", "BUT IN LESS THAN FIVE MINUTES", 0.5)]),
                           ("174", "50561", [("0000", "FORGOTTEN TOO THE NAME OF GILLIAN'S LOVER", 0.75)])):
         d = subset / spk / ch
