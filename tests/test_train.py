@@ -223,3 +223,12 @@ def test_parallel_batch_workers_train_too(tmp_path):
     c["train"]["workers"] = 1
     best = train(RunConfig.from_dict(c), progress=False, log=lambda m: None)
     assert (best / "model.safetensors").is_file()
+
+
+def test_numbers_in_exponent_form_are_numbers_in_configs_and_set(tmp_path):
+    """`lr: 1e-4` and `--set train.lr=1e-4` are floats (YAML 1.1 alone would read the string '1e-4')."""
+    from lstm_asr.config import RunConfig
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("train:\n  lr: 5e-4\n  weight_decay: 1E-2\n", encoding="utf-8")
+    cfg = RunConfig.load(cfg_file, ["train.clip=2e0", "train.max_minutes=1e-9"])
+    assert (cfg.train.lr, cfg.train.weight_decay, cfg.train.clip, cfg.train.max_minutes) == (5e-4, 1e-2, 2.0, 1e-9)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import re
+
 import yaml
 
 from .augment import AugmentConfig
@@ -51,6 +53,22 @@ class TrainConfig:
                                   # (0: all of it), so a corpus of any size trains in bounded memory
 
 
+class _Yaml(yaml.SafeLoader):
+    """PyYAML's safe loader reading numbers as YAML 1.2 does: ``1e-4`` is a float (YAML 1.1 wants
+    ``1.0e-4`` and would hand back the string '1e-4', so ``lr: 1e-4`` would be refused)."""
+
+
+_Yaml.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+               r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN)$"),
+    list("-+0123456789."))
+
+
+def _yaml(text: str):
+    return yaml.load(text, Loader=_Yaml)  # noqa: S506 (a SafeLoader subclass: no objects built)
+
+
 @dataclass
 class RunConfig:
     name: str = "model"
@@ -83,7 +101,7 @@ class RunConfig:
     def load(cls, path, overrides: list[str] = ()) -> "RunConfig":
         """Read a YAML config; ``overrides`` are ``section.key=value`` strings (value in YAML)."""
         try:
-            d = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            d = _yaml(Path(path).read_text(encoding="utf-8")) or {}
         except OSError as e:
             raise ConfigError(f"{path}: cannot read config ({e.strerror or e})") from None
         except UnicodeDecodeError as e:
@@ -99,7 +117,7 @@ class RunConfig:
             if not sep or not section or not name:
                 raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE")
             try:
-                parsed = yaml.safe_load(value)
+                parsed = _yaml(value)
             except yaml.YAMLError as e:
                 raise ConfigError(f"--set {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
             if d.get(section) is None:
