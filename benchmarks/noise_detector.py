@@ -4,8 +4,8 @@
 
 For each noise kind of benchmarks/robustness.sh (run that first: it builds the test manifest and
 the noises under /tmp/lstm-asr-robustness) and each SNR, every utterance is mixed exactly as
-`lstm-asr evaluate --noise DIR --snr S --seed 0` mixes it (lstm_asr.evaluate.NoiseMixer, the same
-key), then read three ways:
+`lstm-asr evaluate --noise DIR --snr S --seed 0` mixes it (the same lstm_asr.evaluate code), then
+read three ways:
 
 - **pipeline**: `Recognizer.transcribe`, the speech detector cutting segments, as every user gets;
 - **whole clip**: the same model and decoder on the whole clip as one segment, no detector (the
@@ -42,7 +42,7 @@ def main() -> int:
     import lstm_asr
     from lstm_asr.audio import load_audio
     from lstm_asr.data import read_manifest
-    from lstm_asr.evaluate import NoiseMixer, _key
+    from lstm_asr.evaluate import NoiseMixer, _noisy_sources
     from lstm_asr.metrics import wer
     from lstm_asr.segment import Segment
 
@@ -85,7 +85,7 @@ def main() -> int:
     for kind, folder in kinds.items():
         mixer = NoiseMixer(folder, seed=args.seed)
         for snr in (s for s in snrs if s != "clean"):
-            read(kind, snr, [mixer(w, _key(u.audio, manifest_path), float(snr)) for w, u in zip(waves, utts)])
+            read(kind, snr, list(_noisy_sources(utts, mixer, float(snr), manifest_path)))
     out = ROOT / "benchmarks" / "results" / "noise_detector.jsonl"
     with open(out, "a", encoding="utf-8") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)

@@ -42,7 +42,8 @@ def main() -> None:
     ap.add_argument("--group", type=int, default=7, help="training voices per group")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    voices = [v for v in get_engine("espeak", "cmn").voices() if v.split("+")[0] == "cmn"]
+    every = get_engine("espeak", "cmn").voices()
+    voices = [v for v in every if v.split("+")[0] == "cmn"]
     if not voices:
         raise SystemExit("espeak-ng has no cmn voice (install espeak-ng: `make voices`)")
     rng = random.Random(args.seed)
@@ -54,7 +55,7 @@ def main() -> None:
     (out / "voices_train.txt").write_text("".join(f"espeak/{v}\n" for v in train), encoding="utf-8")
     (out / "voices_test.txt").write_text("".join(f"espeak/{v}\n" for v in test), encoding="utf-8")
     # the pinyin accent reads characters as cmn does: never a voice of its own
-    pinyin = [v for v in get_engine("espeak", "cmn").voices() if v.split("+")[0] != "cmn"]
+    pinyin = [v for v in every if v.split("+")[0] != "cmn"]
     (out / "voices_excluded.txt").write_text("".join(f"espeak/{v}\n" for v in pinyin), encoding="utf-8")
     (out / "strings_test.txt").write_text("\n".join(strings(args.strings, f"{args.seed}|test")) + "\n", encoding="utf-8")
     groups = out / "groups"
