@@ -383,3 +383,58 @@ def test_a_fork_goes_on_alone_and_equals_a_decoder_fed_everything(make):
         assert twin.ids == whole.ids
     else:
         assert [h.text for h in twin.finalize(3)] == [h.text for h in whole.finalize(3)]
+
+
+def with_blank_runs(rng: np.random.Generator, words: list[str], run: int = 30) -> np.ndarray:
+    """Each word spelled (``spell``), separated by a space frame and ``run`` frames that are blank
+    with probability 0.9995, as CTC output mostly is."""
+    rows = []
+    for w in words:
+        rows += list(spell(w)) + [frame(" "), frame("_")]
+        rows += [frame({"_": 0.9995 - 0.0004 * rng.random()}) for _ in range(run)]
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize("kw", [{}, {"words": ["one", "two", "three", "tone"]}, {"lm": "lm"}])
+def test_skipping_blank_runs_keeps_texts_and_times_and_nearly_the_scores(kw):
+    rng = np.random.default_rng(0)
+    if "lm" in kw:
+        kw = {"lm": lm_from(LM_LINES)}
+    lp = with_blank_runs(rng, ["one", "two", "three", "two"])
+    exact = BeamSearchDecoder(VOCAB, skip_blank=None, **kw)
+    exact.accept(lp)
+    fast = BeamSearchDecoder(VOCAB, **kw)
+    fast.accept(lp)
+    e, f = exact.finalize(3), fast.finalize(3)
+    assert [(h.text, h.ids, h.frames) for h in f] == [(h.text, h.ids, h.frames) for h in e]
+    assert f[0].text == "one two three two"
+    skipped = 4 * 29  # each run but its first frame
+    for a, b in zip(e, f):  # a skipped frame would have multiplied every text by its blank, about 0.9995
+        assert 0 < b.score - a.score < skipped * 1e-3
+
+
+def test_a_repeated_unit_across_a_blank_run_stays_two():
+    lp = np.concatenate([spell("a"), np.stack([frame({"_": 0.9999})] * 20), spell("a")])
+    assert beam_search(lp, VOCAB)[0].text == "aa"
+    assert beam_search(lp, VOCAB, skip_blank=None)[0].text == "aa"
+
+
+def test_chunked_accept_equals_whole_with_blank_runs():
+    rng = np.random.default_rng(2)
+    lp = with_blank_runs(rng, ["two", "one"], run=12)
+    whole = BeamSearchDecoder(VOCAB)
+    whole.accept(lp)
+    chunked = BeamSearchDecoder(VOCAB)
+    start = 0
+    for size in itertools.cycle([1, 5, 2, 9]):  # chunks that start and end inside the runs
+        chunked.accept(lp[start:start + size])
+        start += size
+        if start >= len(lp):
+            break
+    assert chunked.finalize(nbest=3) == whole.finalize(nbest=3)
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, 1.5, -0.1])
+def test_skip_blank_must_be_a_probability(bad):
+    with pytest.raises(ValueError, match="skip_blank"):
+        BeamSearchDecoder(VOCAB, skip_blank=bad)

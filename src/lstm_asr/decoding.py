@@ -60,6 +60,7 @@ class GreedyDecoder:
 # ---- CTC prefix beam search ------------------------------------------------------------------
 NEG_INF = -math.inf
 LN10 = math.log(10.0)
+SKIP_BLANK = 0.999  # blank frames this sure after another are skipped (BeamSearchDecoder)
 
 
 def _lse(a: float, b: float) -> float:
@@ -95,10 +96,14 @@ class Hypothesis:
 
 class _Beam:
     """A prefix in the beam. ``key`` encodes the unit ids as a string (one character per id)."""
-    __slots__ = ("key", "last", "p_b", "p_nb", "lm", "bonus", "word", "ctx", "frames", "f_logp", "score")
+    __slots__ = ("key", "last", "p_b", "p_nb", "lm", "bonus", "word", "ctx", "frames", "f_logp", "score",
+                 "up", "nexts")
 
-    def __init__(self, key: str, last: int, lm: float, bonus: float, word: str, ctx: tuple, frames=None):
+    def __init__(self, key: str, last: int, lm: float, bonus: float, word: str, ctx: tuple,
+                 up: str | None = None, nexts: frozenset | None = None):
         self.key = key
+        self.up = up              # the prefix one unit shorter (None for the empty prefix)
+        self.nexts = nexts        # the units the word list allows next (None: any)
         self.last = last          # last unit id, -1 for the empty prefix
         self.p_b = NEG_INF        # log P(prefix, alignment ends in blank)
         self.p_nb = NEG_INF       # log P(prefix, alignment ends in its last unit)
@@ -106,9 +111,19 @@ class _Beam:
         self.bonus = bonus        # partial hotword bonus of the word being spelled
         self.word = word          # the word being spelled: its unit ids since the last space, as a key
         self.ctx = ctx            # LM context: the last order-1 words
-        self.frames = frames      # emission frames as a linked list (t, parent) of the best alignment
+        self.frames = None        # emission frames as a linked list (t, parent) of the best alignment
         self.f_logp = NEG_INF     # log-probability of the contribution that set ``frames``
         self.score = NEG_INF
+
+    def copy(self) -> "_Beam":
+        twin = _Beam.__new__(_Beam)
+        for name in _Beam.__slots__:
+            setattr(twin, name, getattr(self, name))
+        return twin
+
+
+def _score(b: _Beam) -> float:
+    return b.score
 
 
 def _unroll(frames) -> list[int]:
@@ -138,11 +153,16 @@ class BeamSearchDecoder:
       the prefix turns away from it) so that it survives pruning.
     - ``beam_size`` prefixes are kept per frame; only units with log-probability >=
       ``prune_logp`` at a frame are tried as extensions there.
+    - ``skip_blank``: in a run of frames whose blank has probability >= ``skip_blank``, only the
+      first is decoded (the frames keep their indices, for word times). Most frames are such
+      frames, and the ones skipped only multiply every prefix by nearly the same factor, so this
+      is most of the decoder's speed and changed no transcript of the test sets (measured in
+      ``benchmarks/RESULTS.md``). None decodes every frame (the exact sum over alignments).
     """
 
     def __init__(self, vocab, beam_size: int = 16, lm=None, alpha: float = 0.5, beta: float = 1.0,
                  words: list[str] | None = None, hotwords: dict[str, float] | None = None,
-                 prune_logp: float = -12.0, lexicon=None):
+                 prune_logp: float = -12.0, lexicon=None, skip_blank: float | None = SKIP_BLANK):
         if beam_size < 1:
             raise ValueError("beam_size must be >= 1")
         if len(vocab) >= 0xD800:
@@ -156,6 +176,9 @@ class BeamSearchDecoder:
         self.alpha = alpha
         self.beta = beta
         self.prune_logp = prune_logp
+        if skip_blank is not None and not 0.0 < skip_blank < 1.0:
+            raise ValueError("skip_blank must be a probability strictly between 0 and 1, or None")
+        self._skip_logp = math.log(skip_blank) if skip_blank is not None else math.inf
         self._lm_w = alpha * LN10
         self.lexicon = lexicon
         self._words: dict[str, str] | None = None  # spelling key -> word
@@ -184,6 +207,7 @@ class BeamSearchDecoder:
         self._gain = max([0.0, *self._hot.values()]) + (max(beta, 0.0) if lm is not None else 0.0)
         if lm is not None and alpha < 0:
             self._gain = math.inf
+        self._next: dict[str, frozenset] = {}  # word being spelled -> units allowed next (:meth:`_nexts`)
         self.reset()
 
     def _keys(self, word: str) -> list[str]:
@@ -204,17 +228,18 @@ class BeamSearchDecoder:
     def reset(self) -> None:
         """Forget all frames: start a new utterance."""
         ctx = self.lm.push((), "<s>") if self.lm is not None else ()
-        root = _Beam("", -1, 0.0, 0.0, "", ctx)
+        root = _Beam("", -1, 0.0, 0.0, "", ctx, None, self._nexts(""))
         root.p_b = 0.0
         root.score = 0.0
         self._beams = [root]
         self._t = 0
+        self._quiet = False  # the last frame fed was a blank frame (skip_blank)
 
     def fork(self) -> "BeamSearchDecoder":
-        """A copy that goes on independently, cheaply (a step builds new prefixes and never changes
-        old ones, so the copy shares them): e.g. to decode provisional frames for a moment."""
+        """A copy that goes on independently (a step updates its prefixes in place, so the copy
+        gets its own): e.g. to decode provisional frames for a moment."""
         twin = copy.copy(self)
-        twin._beams = list(self._beams)
+        twin._beams = [b.copy() for b in self._beams]
         return twin
 
     # ---- search ----------------------------------------------------------------------------
@@ -225,12 +250,20 @@ class BeamSearchDecoder:
             raise ValueError(f"expected (T, {len(self.units)}) log-probabilities, got shape {tuple(lp.shape)}")
         if not lp.shape[0]:
             return
+        quiet = lp[:, self.blank] >= self._skip_logp
+        after = np.concatenate([[self._quiet], quiet[:-1]])
+        kept = np.flatnonzero(~(quiet & after))  # a blank frame after another is skipped
+        self._quiet = bool(quiet[-1])
+        lp = lp[kept]
         rows = lp.tolist()
         order = np.argsort(-lp, axis=1, kind="stable")
         ok = np.take_along_axis(lp, order, axis=1) >= self.prune_logp
         ok &= order != self.blank
-        for t in range(lp.shape[0]):
-            self._step(rows[t], order[t][ok[t]].tolist())
+        start = self._t
+        for i, t in enumerate(kept.tolist()):
+            self._t = start + t
+            self._step(rows[i], order[i][ok[i]].tolist())
+        self._t = start + len(quiet)
 
     def _step(self, row: list[float], cands: list[int]) -> None:
         """One frame. ``cands``: the units that may extend a prefix here, most likely first.
@@ -238,110 +271,132 @@ class BeamSearchDecoder:
         Exact pruning: a prefix that did not exist gets its whole score from one extension, so an
         extension whose score cannot reach the current k-th best (``floor``) is never built; the
         candidates are tried most likely first, so the rest of a prefix's candidates are skipped too.
+
+        Written for speed (this loop is most of the decoder's time): the prefixes that stay are
+        updated in place (their old probabilities and frames kept in lists for the growth step),
+        log(e^a + e^b) is written out inline, and a prefix carries the units its word may go on
+        with (``nexts``), so a unit the word list forbids costs one set lookup.
         """
         t = self._t
         k = self.beam_size
         gain = self._gain
+        space = self.space
         blank_lp = row[self.blank]
         beams = self._beams
-        nxt: dict[str, _Beam] = {}
-        totals = []
-        # the prefixes stay: a blank, or their last unit repeated
-        for b in beams:
-            tot = _lse(b.p_b, b.p_nb)
-            totals.append(tot)
-            s = nxt[b.key] = _Beam(b.key, b.last, b.lm, b.bonus, b.word, b.ctx, b.frames)
-            s.p_b = s.f_logp = tot + blank_lp
-            if b.last >= 0 and b.p_nb > NEG_INF:
-                p = b.p_nb + row[b.last]
-                s.p_nb = p
-                if p > s.f_logp:
-                    s.f_logp = p
+        log1p, exp = math.log1p, math.exp
+        olds = []  # (total, p_b, frames) of each prefix before this frame
         kids: dict[str, list[_Beam]] = {}
         heap = []
-        for s in nxt.values():
-            s.score = _lse(s.p_b, s.p_nb) + s.lm + s.bonus
-            heap.append(s.score)
-            if s.last >= 0:
-                kids.setdefault(s.key[:-1], []).append(s)
+        # the prefixes stay: a blank, or their last unit repeated
+        for b in beams:
+            a, c = b.p_b, b.p_nb
+            if a < c:
+                a, c = c, a
+            tot = a if c == NEG_INF else a + log1p(exp(c - a))
+            olds.append((tot, b.p_b, b.frames))
+            c = b.p_nb
+            b.p_b = b.f_logp = a = tot + blank_lp
+            if b.last >= 0:
+                if c > NEG_INF:
+                    c += row[b.last]
+                    b.p_nb = c
+                    if c > a:
+                        b.f_logp = c
+                        a, c = c, a
+                kids.setdefault(b.up, []).append(b)
+            else:  # the empty prefix: alignments ending in a (leading) space joined it for one frame
+                b.p_nb = c = NEG_INF
+            b.score = (a if c == NEG_INF else a + log1p(exp(c - a))) + b.lm + b.bonus
+            heap.append(b.score)
         heap = heapq.nlargest(k, heap)
         heap.reverse()  # a min-heap of the k best scores so far
         floor = heap[0] if len(heap) >= k else NEG_INF
+        touched = []  # prefixes whose probabilities grew after their score was taken
+        new = []
         # the prefixes grow by one unit
-        for b, tot in zip(beams, totals):
+        for b, (tot, p_b, frames) in zip(beams, olds):
             last = b.last
             grown = kids.get(b.key)
             if grown:  # into prefixes already in the beam: always merged
                 for s in grown:
                     c = s.last
                     if c == last:
-                        if b.p_b == NEG_INF:
+                        if p_b == NEG_INF:
                             continue
-                        p = b.p_b + row[c]
+                        p = p_b + row[c]
                     else:
                         p = tot + row[c]
                     s.p_nb = _lse(s.p_nb, p)
+                    touched.append(s)
                     if p > s.f_logp:
-                        s.f_logp, s.frames = p, (t, b.frames)
+                        s.f_logp, s.frames = p, (t, frames)
                 skip = {s.last for s in grown}
             else:
                 skip = ()
+            nexts = b.nexts
             reach = b.lm + gain
             for c in cands:
                 p = tot + row[c]
                 if p + reach < floor:
                     break
-                if c in skip:
+                if c in skip or (nexts is not None and c not in nexts):
                     continue
                 if c == last:
-                    p = b.p_b + row[c]
+                    p = p_b + row[c]
                     if p == NEG_INF or p + reach < floor:
                         continue
-                if c == self.space and (last == -1 or last == self.space):
+                if c == space and (last == -1 or last == space):
                     # a leading or second space spells the same text: its alignments join the
                     # prefix itself (summed, no beam slot of their own)
-                    s = nxt[b.key]
-                    s.p_nb = _lse(s.p_nb, p)
+                    b.p_nb = _lse(b.p_nb, p)
+                    touched.append(b)
                     continue
-                key = b.key + chr(c)
-                s = self._extend(b, c, key)
-                if s is None:
-                    continue
+                s = self._extend(b, c)
                 s.p_nb = s.f_logp = p
-                s.frames = (t, b.frames)
+                s.frames = (t, frames)
                 s.score = score = p + s.lm + s.bonus
-                nxt[key] = s
+                new.append(s)
                 if len(heap) < k:
                     heapq.heappush(heap, score)
                     if len(heap) == k:
                         floor = heap[0]
                 elif score > floor:
                     floor = heapq.heappushpop(heap, score)
-        live = list(nxt.values())
-        for s in live:
+        for s in touched:
             s.score = _lse(s.p_b, s.p_nb) + s.lm + s.bonus
+        live = beams + new if new else beams
         if len(live) > k:
-            self._beams = heapq.nlargest(k, live, key=lambda s: s.score)
+            self._beams = heapq.nlargest(k, live, key=_score)
         else:
-            live.sort(key=lambda s: s.score, reverse=True)
+            live.sort(key=_score, reverse=True)
             self._beams = live
         self._t = t + 1
 
-    def _extend(self, b: _Beam, c: int, key: str) -> _Beam | None:
-        """The prefix ``b`` + unit ``c`` with its LM state, or None where the word list forbids it."""
+    def _nexts(self, word: str) -> frozenset | None:
+        """The units the word list lets a prefix spelling ``word`` go on with (a space where a word
+        may end); None without a word list."""
+        if self._words is None:
+            return None
+        units = self._next.get(word)
+        if units is None:
+            units = {c for c in range(len(self.units)) if c != self.space and word + chr(c) in self._prefixes}
+            if self.space >= 0 and (not word or word in self._words):
+                units.add(self.space)
+            units = self._next[word] = frozenset(units)
+        return units
+
+    def _extend(self, b: _Beam, c: int) -> _Beam:
+        """The prefix ``b`` + unit ``c`` (one its ``nexts`` allow) with its LM state."""
+        key = b.key + chr(c)
         if c == self.space:
             w = b.word
             if not w:
-                return _Beam(key, c, b.lm, 0.0, "", b.ctx)
-            if self._words is not None and w not in self._words:
-                return None
+                return _Beam(key, c, b.lm, 0.0, "", b.ctx, b.key, self._nexts(""))
             add, ctx = self._complete(self._word(w), b.ctx)
-            return _Beam(key, c, b.lm + add, 0.0, "", ctx)
+            return _Beam(key, c, b.lm + add, 0.0, "", ctx, b.key, self._nexts(""))
         w = b.word + chr(c)
-        if self._words is not None and w not in self._prefixes:
-            return None
         bonus = self._hot_partial.get(w, 0.0) if self._hot_partial else 0.0
-        return _Beam(key, c, b.lm, bonus, w, b.ctx)
+        return _Beam(key, c, b.lm, bonus, w, b.ctx, b.key, self._nexts(w))
 
     def _complete(self, word: str, ctx: tuple) -> tuple[float, tuple]:
         add = 0.0

@@ -1,0 +1,170 @@
+"""The prefix beam search's speed before and after, and what skipping blank frames changes.
+
+    .venv/bin/python benchmarks/decoder_speed.py [--model digits-commands] [--before cc5fe7e]
+        [--sets test|dev|none]
+
+1. Speed. The input of `make bench` (the bundled samples joined with 0.3 s pauses to 60 s) goes
+   through the model once; its posteriors (each speech segment's) are then decoded by the model's
+   own decoder settings with: the decoder as it was at git revision ``--before`` (its
+   ``decoding.py``, read with ``git show``), this tree's decoder with ``skip_blank=None`` (every
+   frame) and this tree's decoder as shipped. CPU time of the process (``time.process_time``),
+   median of 7 after a warm-up, torch on 1 thread; also the whole ``transcribe`` of that file.
+2. Transcripts. Every utterance of the digits-commands recipe's test (or dev) manifests, with the
+   model's own decoder (its 20 words), every frame against as shipped: how many transcripts differ,
+   and the WER of each.
+
+Appends one JSON line to benchmarks/results/decoder_speed.jsonl and prints a Markdown summary.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from bench import make_long_audio  # noqa: E402
+from lstm_asr import decoding, load_model  # noqa: E402
+from lstm_asr.data import read_manifest  # noqa: E402
+from lstm_asr.metrics import wer  # noqa: E402
+
+SETS = {"test": ["test_sc_digits", "test_fsdd", "test_sc_seq", "test_fsdd_seq", "test_sc_strings",
+                 "test_sc_commands", "test_sc_other"],
+        "dev": ["dev", "dev_sc_seq", "dev_sc_strings", "dev_sc_other"]}
+
+
+def old_decoding(rev: str):
+    """The decoding module at git revision ``rev``, loaded under another name."""
+    src = subprocess.run(["git", "show", f"{rev}:src/lstm_asr/decoding.py"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "decoding_before.py"
+    path.write_text(src.replace("from .", "from lstm_asr."))
+    spec = importlib.util.spec_from_file_location("lstm_asr_decoding_before", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def segment_posteriors(rec, wav: Path) -> list[np.ndarray]:
+    """The (T, V) log-probabilities the decoder is fed for each speech segment of ``wav``."""
+    fed = []
+    accept = decoding.BeamSearchDecoder.accept
+
+    def keep(self, lp):
+        fed.append(decoding._as_numpy(lp))
+        return accept(self, lp)
+    decoding.BeamSearchDecoder.accept = keep
+    try:
+        rec.transcribe(str(wav))
+    finally:
+        decoding.BeamSearchDecoder.accept = accept
+    return fed
+
+
+def cpu_time(fn, repeats: int = 7) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.process_time()
+        fn()
+        times.append(time.process_time() - t)
+    return statistics.median(times)
+
+
+def speed(rec, before) -> dict:
+    wav = Path(tempfile.mkdtemp()) / "rtf.wav"
+    seconds = make_long_audio(60.0, wav)
+    lps = segment_posteriors(rec, wav)
+    base = rec.decoder()  # the model's own settings: beam, word list, lexicon
+
+    def decode(cls, **kw):
+        def run():
+            for lp in lps:
+                d = cls(rec.vocab, beam_size=base.beam_size, words=list(dict.fromkeys(base._words.values()))
+                        if base._words else None, lexicon=base.lexicon, **kw)
+                d.accept(lp)
+                d.finalize()
+        return run
+    frames = sum(len(lp) for lp in lps)
+    out = {"audio_s": seconds, "frames": frames,
+           "before_s": cpu_time(decode(before.BeamSearchDecoder)),
+           "every_frame_s": cpu_time(decode(decoding.BeamSearchDecoder, skip_blank=None)),
+           "shipped_s": cpu_time(decode(decoding.BeamSearchDecoder)),
+           "transcribe_s": cpu_time(lambda: rec.transcribe(str(wav)), repeats=5)}
+    quiet = np.concatenate([lp[:, rec.vocab.blank] >= np.log(decoding.SKIP_BLANK) for lp in lps])
+    out["frames_skipped"] = int(np.sum(quiet[1:] & quiet[:-1]))  # segment joins ignored
+    return out
+
+
+def transcripts(rec, names: list[str]) -> list[dict]:
+    init = decoding.BeamSearchDecoder.__init__
+
+    def every_frame(self, *a, **kw):
+        kw.setdefault("skip_blank", None)
+        init(self, *a, **kw)
+    rows = []
+    for name in names:
+        manifest = ROOT / "data" / "digits-commands" / f"{name}.jsonl"
+        if not manifest.exists():
+            print(f"{manifest}: missing (recipes/digits-commands/prepare.py makes it); skipped", file=sys.stderr)
+            continue
+        utts = read_manifest(manifest).utterances
+        paths = [str(u.audio) for u in utts]
+        refs = [u.text for u in utts]
+        shipped = [t.text for _, t in rec.transcribe_many(paths)]
+        decoding.BeamSearchDecoder.__init__ = every_frame
+        try:
+            exact = [t.text for _, t in rec.transcribe_many(paths)]
+        finally:
+            decoding.BeamSearchDecoder.__init__ = init
+        rows.append({"set": name, "n": len(refs), "changed": sum(a != b for a, b in zip(shipped, exact)),
+                     "wer_every_frame": round(wer(refs, exact), 4), "wer_shipped": round(wer(refs, shipped), 4)})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="digits-commands")
+    ap.add_argument("--before", default="cc5fe7e", help="git revision of the decoder to compare with")
+    ap.add_argument("--sets", choices=["test", "dev", "none"], default="test")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    rec = load_model(a.model)
+    res = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           "model": a.model, "before": a.before, "skip_blank": decoding.SKIP_BLANK,
+           "speed": speed(rec, old_decoding(a.before)),
+           "transcripts": transcripts(rec, SETS.get(a.sets, []))}
+    with open(HERE / "results" / "decoder_speed.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(res) + "\n")
+    s = res["speed"]
+    print(f"Decoding the posteriors of {s['audio_s']:.0f} s of audio ({s['frames']} frames, "
+          f"{s['frames_skipped']} of them blank frames after another), CPU s, 1 thread:\n")
+    print("| decoder | CPU s | RTF | vs before |\n|---|---:|---:|---:|")
+    for key, label in [("before_s", f"before ({a.before})"), ("every_frame_s", "now, every frame"),
+                       ("shipped_s", f"now, skip_blank={decoding.SKIP_BLANK}")]:
+        print(f"| {label} | {s[key]:.4f} | {s[key] / s['audio_s']:.5f} | {s['before_s'] / s[key]:.2f}x |")
+    print(f"\nWhole transcribe (PyTorch fp32): {s['transcribe_s']:.3f} s, RTF {s['transcribe_s'] / s['audio_s']:.4f}; "
+          f"decoder share {s['shipped_s'] / s['transcribe_s']:.0%}")
+    if res["transcripts"]:
+        print("\n| set | n | transcripts changed | WER every frame | WER shipped |\n|---|---:|---:|---:|---:|")
+        for r in res["transcripts"]:
+            print(f"| {r['set']} | {r['n']} | {r['changed']} | {100 * r['wer_every_frame']:.1f} | {100 * r['wer_shipped']:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
