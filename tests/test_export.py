@@ -73,12 +73,57 @@ def test_default_model_log_probs_match_torch(tmp_path):
     _check_equal(rec.model, export_onnx(rec.model, tmp_path / "default.onnx"))
 
 
-def test_a_model_with_a_lookahead_is_refused_by_the_onnx_backend_in_one_line(tmp_path):
-    """Its windows are Python loops, which do not export: it runs in torch (its weights export)."""
-    rec = lstm_asr.load_model().with_lookahead(2.0)
-    with pytest.raises(ConfigError) as e:
-        use_onnx(rec, tmp_path / "never.onnx")
-    assert "look-ahead" in str(e.value) and "\n" not in str(e.value)
+def _stream(rec, wave, sizes=(1600, 4000, 800, 12345)) -> torch.Tensor:
+    """A PosteriorStream of ``rec`` fed ``wave`` in pieces of ``sizes`` (cycled), joined."""
+    from lstm_asr.streaming import PosteriorStream
+    stream, outs, i, k = PosteriorStream.from_recognizer(rec), [], 0, 0
+    while i < len(wave):
+        n = sizes[k % len(sizes)]
+        outs.append(stream.accept(wave[i:i + n]))
+        i, k = i + n, k + 1
+    return torch.cat(outs + [stream.finish()])
+
+
+@pytest.mark.parametrize("lookahead", [1.0, 4.0])
+def test_a_stream_runs_its_recurrent_layers_in_onnxruntime_with_the_state_through_the_graph(lookahead):
+    import numpy as np
+    from lstm_asr.audio import load_audio
+    wave = np.concatenate([load_audio(p) for p in AUDIO[:4]])  # longer than a window: the state is carried
+    ref = _stream(lstm_asr.load_model().with_lookahead(lookahead), wave)
+    rec = load_model(backend="onnx").with_lookahead(lookahead)
+    layers = rec.chunked.layers
+    assert layers is not None and len(layers.runners) == rec.model.cfg.num_layers
+    session = layers.runners[0].session
+    assert [i.name for i in session.get_inputs()] == ["x", "lengths", "h0", "c0"]
+    assert [o.name for o in session.get_outputs()] == ["y", "hn", "cn"]
+    out = _stream(rec, wave)
+    assert out.shape == ref.shape and (out - ref).abs().max() < 1e-4
+    assert rec.transcribe(wave).text == lstm_asr.load_model().with_lookahead(lookahead).transcribe(wave).text
+    # a recognizer given the backend after its look-ahead, and the int8 layers
+    late = use_onnx(lstm_asr.load_model().with_lookahead(lookahead))
+    assert (_stream(late, wave) - ref).abs().max() < 1e-4
+    int8 = load_model(backend="onnx", int8=True).with_lookahead(lookahead)
+    assert (_stream(int8, wave).argmax(-1) == ref.argmax(-1)).float().mean() > 0.95
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn", "lstm"])
+def test_tiny_models_layer_graphs_match_torch_for_every_cell(cell, tmp_path):
+    from lstm_asr.chunking import ChunkedModel
+    from lstm_asr.export import OnnxLayers, export_layers
+    from lstm_asr.features import FeatureConfig
+    torch.manual_seed(0)
+    model = AcousticModel(ModelConfig(num_layers=2, hidden_size=16, conv_channels=12, num_outputs=7,
+                                      input_size=80, cell=cell, bidirectional=True)).eval()
+    chunked = ChunkedModel(model, FeatureConfig(), lookahead_s=0.4)
+    feats = torch.randn(3, 301, 80)
+    lengths = torch.tensor([301, 180, 40])
+    with torch.no_grad():
+        ref, ref_len = chunked(feats, lengths)
+        chunked.layers = OnnxLayers(export_layers(model, tmp_path))
+        out, out_len = chunked(feats, lengths)
+    assert torch.equal(out_len, ref_len)
+    for row, n in enumerate(ref_len.tolist()):
+        assert (out[row, :n] - ref[row, :n]).abs().max() < 1e-4
 
 
 def _texts(rec, files):
@@ -133,6 +178,15 @@ def test_cli_export_and_transcribe_backend(tmp_path):
     assert onnx_out == torch_out
 
 
-def test_cli_onnx_backend_refuses_the_streaming_alias_in_one_line():
-    rc, _, err = run_cli("transcribe", "--backend", "onnx", "-m", "digits-commands-streaming", AUDIO[0])
-    assert rc == 1 and err.startswith("error: the onnx backend") and err.count("\n") == 1
+def test_cli_onnx_backend_runs_the_streaming_alias_and_streams():
+    """`transcribe -m digits-commands-streaming` and `stream` with --backend onnx: the finals of torch."""
+    import json
+    wav = [p for p in AUDIO if p.suffix == ".wav"][0]
+    for args in (["transcribe", "-m", "digits-commands-streaming", wav], ["stream", "--json", "--no-partials", wav]):
+        rc, torch_out, err = run_cli("--threads", "1", *args)
+        assert rc == 0, err
+        rc, onnx_out, err = run_cli("--threads", "1", *args, "--backend", "onnx")
+        assert rc == 0, err
+        assert onnx_out.strip() and onnx_out == torch_out
+    finals = [json.loads(line) for line in onnx_out.splitlines()]
+    assert all(e["type"] == "final" for e in finals)

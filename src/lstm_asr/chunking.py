@@ -71,6 +71,10 @@ class ChunkedModel:
             raise ConfigError("a unidirectional model trained on features normalised per utterance cannot run "
                               "with a look-ahead (read each segment whole: --lookahead 0, lookahead_s=None)")
         self.model = model
+        # what runs one recurrent layer (k, x (N, W, I) padded, lengths (N,), initial state) -> (y
+        # (N, W, O), final state): None runs the torch layer; the onnx backend puts onnxruntime
+        # sessions here (export.OnnxLayers), the states going in and out of their graphs
+        self.layers = None
         frame_s = features.hop_length / features.sample_rate * cfg.subsample  # one output frame
         if cfg.bidirectional:
             self.chunk = self.right_context = max(1, round(lookahead_s / frame_s / 2))
@@ -158,8 +162,7 @@ class ChunkedModel:
                 sub = None if carried is None else _map_state(carried, lambda t: t[:, index])
                 first.append(sub)
                 chunk = x[at:at + len(live), :int(main.max())]
-                packed = pack_padded_sequence(chunk, main, batch_first=True, enforce_sorted=False)
-                _, s = layer(packed, _start_state(layer, sub, len(live), chunk))
+                _, s = self._layer(layer_index, chunk, main, _start_state(layer, sub, len(live), chunk))
                 s = _map_state(s, lambda t: t[:1])
                 if carried is None:
                     carried = _map_state(s, lambda t: t.new_zeros(1, batch, t.shape[-1]))
@@ -168,9 +171,7 @@ class ChunkedModel:
             if first[0] is None:  # no state given: the first chunk starts from zeros
                 first[0] = _map_state(carried, lambda t: t.new_zeros(1, len(rows[0]), t.shape[-1]))
             initial = _cat_states(first)
-            packed = pack_padded_sequence(x, total, batch_first=True, enforce_sorted=False)
-            y, _ = layer(packed, _start_state(layer, initial, x.shape[0], x))
-            x = pad_packed_sequence(y, batch_first=True, total_length=width)[0]
+            x, _ = self._layer(layer_index, x, total, _start_state(layer, initial, x.shape[0], x))
             new_state.append(carried)
         at = 0
         for start, live, main in zip(spans, rows, mains):
@@ -179,6 +180,15 @@ class ChunkedModel:
             out[index, start:start + n] = x[at:at + len(live), :n]
             at += len(live)
         return out, new_state
+
+    def _layer(self, k: int, x: torch.Tensor, lengths: torch.Tensor, state):
+        """Recurrent layer k on padded rows x (N, W, I) of ``lengths`` (N,) from ``state`` -> (y
+        (N, W, O), its final state): by :attr:`layers` where set, else the torch layer."""
+        if self.layers is not None:
+            return self.layers(k, x, lengths, state)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        y, s = self.model.encoder.layers[k](packed, state)
+        return pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])[0], s
 
     def ready_frames(self, n: int) -> int:
         """Of n encoder input frames of a stream, how many have their whole window: complete chunks
@@ -279,7 +289,7 @@ class ChunkedModel:
             return x.new_zeros(x.shape[0], 0, encoder.output_size), state
         new_state = []
         for k, layer in enumerate(encoder.layers):
-            x, s = layer(x, None if state is None else state[k])
+            x, s = self._layer(k, x, torch.full((x.shape[0],), x.shape[1]), None if state is None else state[k])
             new_state.append(s)
         return x, new_state
 

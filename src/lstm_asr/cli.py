@@ -107,7 +107,7 @@ def _load_with_backend(args):
     from .export import load_model
     backend = getattr(args, "backend", "torch")
     return load_model(args.model, "torch" if backend == "torch" else "onnx", int8=backend == "onnx-int8",
-                      device=args.device)
+                      device=getattr(args, "device", None))
 
 
 def cmd_export(args) -> int:
@@ -380,11 +380,10 @@ def cmd_stream(args) -> int:
     from .output import dumps
     from .sources import live_source
     from .streaming import StreamingRecognizer
-    from .transcribe import load_model
     if (args.input is None) == (not args.mic):
         raise ConfigError("stream: give one input: FILE, - (raw int16 PCM on standard input, see --rate) or --mic")
     rate, chunks = live_source(args.input, args.mic, args.rate, args.chunk, args.realtime)
-    rec = load_model(args.model)
+    rec = _load_with_backend(args)
     _apply_decoding(rec, args)
     live = StreamingRecognizer(rec, rate, partial_interval=0 if args.no_partials else args.partial_interval,
                                lookahead_s=args.lookahead or None)
@@ -646,6 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--no-partials", action="store_true", help="final results only")
     st.add_argument("--json", action="store_true", help='one JSON object per event: {"type", "text", "start", "end"}')
     _lookahead_arg(st)
+    _backend_arg(st)
     _decoding_args(st, nbest=False)
     st.set_defaults(func=cmd_stream)
 
@@ -700,7 +700,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     description="Export the acoustic model (features -> CTC log-probabilities, dynamic "
                                     "batch and time) as ONNX; the front end and decoder stay in lstm-asr. Use it with "
                                     "--backend onnx (copy it into the model directory as model.onnx, or model.int8.onnx "
-                                    "with --int8); the onnx backend runs whole segments (no --lookahead). Needs the "
+                                    "with --int8); with a look-ahead (stream, serve) the recurrent layers run from graphs of their own, "
+                                    "exported on first use into the cache. Needs the "
                                     "'export' extra.",
                                     epilog="example:\n  lstm-asr export --format onnx --out digits.onnx\n"
                                     "  lstm-asr export -m runs/x/best --format onnx --int8 --out runs/x/best/model.int8.onnx",

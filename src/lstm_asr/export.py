@@ -11,9 +11,14 @@ onnxruntime meets exactly the features it was trained on. Batch and time are dyn
 
 The legacy (TorchScript) exporter is used (``dynamo=False``): it writes packed sequences as real
 ONNX ``LSTM``/``GRU``/``RNN`` nodes with ``sequence_lens``, and keeps the batch axis dynamic even
-though the example has batch 1. A model run with a look-ahead (:mod:`.chunking`) cuts time into
-windows in Python, which a trace cannot follow: it keeps running in torch (:func:`use_onnx` refuses
-a recognizer with one); the ONNX graph is the whole-utterance model.
+though the example has batch 1.
+
+A model run with a look-ahead (:mod:`.chunking`, streaming) cuts time into windows in Python and
+carries each layer's forward state from chunk to chunk. Under the onnx backend its recurrent
+layers run in onnxruntime, one graph per layer (:func:`export_layers`, :class:`OnnxLayers`) with the
+state as graph inputs and outputs: padded rows (N, W, I), lengths (N,), the initial state
+(``h0``, and ``c0`` for an LSTM: (directions, N, H)) -> (N, W, O) and the final state (``hn``,
+``cn``). The windows, the front end's convolutions and the output layer stay in torch.
 """
 from __future__ import annotations
 
@@ -59,22 +64,67 @@ def export_onnx(model: AcousticModel, path, int8: bool = False, opset: int = OPS
     t = 64
     feats = torch.randn(2, t, cfg.input_size)
     lengths = torch.tensor([t, t - 13], dtype=torch.int64)
+    return _write(cpu, (feats, lengths), ["feats", "lengths"], ["output", "output_lengths"],
+                  {"feats": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "output": {0: "batch", 1: "frames"},
+                   "output_lengths": {0: "batch"}}, path, int8, opset)
+
+
+class _LayerGraph(nn.Module):
+    """One recurrent layer as its ONNX graph: padded x (N, W, I), lengths (N,), initial state ->
+    y (N, W', O) (W' = the longest length) and the final state."""
+
+    def __init__(self, layer: nn.Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x, lengths, *state):
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        y, s = self.layer(packed, tuple(state) if len(state) > 1 else state[0])
+        y = pad_packed_sequence(y, batch_first=True)[0]
+        return (y, *s) if isinstance(s, tuple) else (y, s)
+
+
+def _state_names(layer: nn.Module) -> tuple[list[str], list[str]]:
+    return (["h0", "c0"], ["hn", "cn"]) if isinstance(layer, nn.LSTM) else (["h0"], ["hn"])
+
+
+def export_layers(model: AcousticModel, folder, int8: bool = False, opset: int = OPSET) -> list[Path]:
+    """Each recurrent layer of ``model`` as its own ONNX file ``folder``/layer{k}.onnx (the state in
+    and out of the graph; see the module docstring); ``int8`` as :func:`export_onnx`."""
+    _require()
+    import copy
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cpu = copy.deepcopy(model).float().cpu().eval()
+    paths = []
+    for k, layer in enumerate(cpu.encoder.layers):
+        t, dirs = 16, 2 if layer.bidirectional else 1
+        x = torch.randn(2, t, layer.input_size)
+        lengths = torch.tensor([t, t - 5], dtype=torch.int64)
+        ins, outs = _state_names(layer)
+        state = tuple(torch.randn(dirs, 2, layer.hidden_size) for _ in ins)
+        path = folder / f"layer{k}.onnx"
+        paths.append(_write(_LayerGraph(layer), (x, lengths, *state), ["x", "lengths", *ins], ["y", *outs],
+                            {"x": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "y": {0: "batch", 1: "frames"},
+                             **{n: {1: "batch"} for n in ins + outs}}, path, int8, opset))
+    return paths
+
+
+def _write(module, example, inputs, outputs, axes, path: Path, int8: bool, opset: int) -> Path:
+    """Trace ``module`` on ``example`` to ONNX at ``path`` (int8: quantised), renamed into place."""
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         with torch.no_grad(), _quiet():
-            torch.onnx.export(cpu, (feats, lengths), str(fp32), dynamo=False, opset_version=opset,
-                              input_names=["feats", "lengths"], output_names=["output", "output_lengths"],
-                              dynamic_axes={"feats": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
-                                            "output": {0: "batch", 1: "frames"},
-                                            "output_lengths": {0: "batch"}})
+            torch.onnx.export(module, example, str(fp32), dynamo=False, opset_version=opset,
+                              input_names=inputs, output_names=outputs, dynamic_axes=axes)
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
             quantized = Path(tmp) / "int8.onnx"
             with _quiet():
                 quantize_dynamic(str(fp32), str(quantized), weight_type=QuantType.QInt8)
-            os.replace(quantized, path)  # renamed into place: a cache shared by processes never holds half a file
-        else:
-            os.replace(fp32, path)
+            fp32 = quantized
+        os.replace(fp32, path)  # renamed into place: a cache shared by processes never holds half a file
     return path
 
 
@@ -133,16 +183,52 @@ class OnnxRunner:
         return torch.from_numpy(out), torch.from_numpy(olen)
 
 
+class OnnxLayers:
+    """The recurrent layers of a model with a look-ahead in onnxruntime sessions (one per layer,
+    :func:`export_layers`): ``layers(k, x, lengths, state)`` as :meth:`ChunkedModel._layer` calls
+    it (torch tensors in and out; state None: zeros)."""
+
+    def __init__(self, paths: list, threads: int | None = None):
+        self.runners = [OnnxRunner(p, threads) for p in paths]
+
+    def __call__(self, k: int, x: torch.Tensor, lengths: torch.Tensor, state):
+        session = self.runners[k].session
+        names = [i.name for i in session.get_inputs()][2:]
+        n = x.shape[0]
+        if state is None:
+            h = session.get_inputs()[2].shape  # (directions, batch, hidden)
+            state = tuple(x.new_zeros(h[0], n, h[2]) for _ in names)
+        state = state if isinstance(state, tuple) else (state,)
+        feeds = {"x": np.ascontiguousarray(x.detach().float().cpu().numpy()),
+                 "lengths": lengths.detach().cpu().numpy().astype(np.int64)}
+        feeds.update({name: np.ascontiguousarray(t.detach().float().cpu().numpy()) for name, t in zip(names, state)})
+        y, *out = session.run(None, feeds)
+        y = torch.from_numpy(y).to(x.device)
+        if y.shape[1] < x.shape[1]:  # padded to the input's width, as the torch layer's output is
+            y = nn.functional.pad(y, (0, 0, 0, x.shape[1] - y.shape[1]))
+        out = tuple(torch.from_numpy(t).to(x.device) for t in out)
+        return y, (out if len(out) > 1 else out[0])
+
+
 class OnnxAcousticModel(nn.Module):
     """Takes an :class:`AcousticModel`'s place in a Recognizer: ``forward(feats, lengths)`` runs
     onnxruntime (the CPU); everything else (``cfg``, ``parameters``; a look-ahead's chunked runs,
     :meth:`Recognizer.with_lookahead`) is the torch model's."""
 
-    def __init__(self, model: AcousticModel, runner: OnnxRunner):
+    def __init__(self, model: AcousticModel, runner: OnnxRunner, int8: bool = False, threads: int | None = None):
         super().__init__()
         self.torch_model = model
         self.runner = runner
         self.cfg = model.cfg
+        self.int8, self.threads = int8, threads
+        self._layers: OnnxLayers | None = None
+
+    def recurrent_layers(self) -> OnnxLayers:
+        """The recurrent layers in onnxruntime, for a look-ahead's windows (exported into
+        :func:`cache_dir` on first use)."""
+        if self._layers is None:
+            self._layers = OnnxLayers(layer_files_for(self.torch_model, self.int8), self.threads)
+        return self._layers
 
     def forward(self, feats, lengths):
         out, olen = self.runner(feats, lengths)
@@ -182,19 +268,28 @@ def onnx_file_for(rec, model_dir=None, int8: bool = False) -> Path:
     return path
 
 
+def layer_files_for(model: AcousticModel, int8: bool = False) -> list[Path]:
+    """The per-layer ONNX files of ``model`` (:func:`export_layers`), exported into
+    :func:`cache_dir` the first time (reused next time)."""
+    folder = cache_dir() / f"{_fingerprint(model, int8)}{'.int8' if int8 else ''}.layers"
+    paths = [folder / f"layer{k}.onnx" for k in range(len(model.encoder.layers))]
+    if not all(p.is_file() for p in paths):
+        export_layers(model, folder, int8=int8)
+    return paths
+
+
 def use_onnx(rec, path=None, model_dir=None, int8: bool = False, threads: int | None = None):
     """Run ``rec``'s acoustic model (a :class:`~lstm_asr.Recognizer`) through onnxruntime from now
-    on: the ONNX file ``path``, or the model directory's own, or one exported now to the cache.
-    The recogniser is changed in place and returned. ConfigError for one run with a look-ahead:
-    its windows are Python loops, which do not export."""
+    on: the ONNX file ``path``, or the model directory's own, or one exported now to the cache;
+    with a look-ahead, its recurrent layers (:class:`OnnxLayers`). The recogniser is changed in
+    place and returned."""
     _require()
-    if rec.chunked is not None:
-        raise ConfigError(f"the onnx backend runs whole segments: a model with a look-ahead ({rec.lookahead_s:g} s) "
-                          "runs its windows in Python loops, which do not export; use --backend torch for it")
     model = rec.model.torch_model if isinstance(rec.model, OnnxAcousticModel) else rec.model
     if path is None:
         path = onnx_file_for(rec, model_dir, int8)
-    rec.model = OnnxAcousticModel(model, OnnxRunner(path, threads))
+    rec.model = OnnxAcousticModel(model, OnnxRunner(path, threads), int8, threads)
+    if rec.chunked is not None:
+        rec.chunked.layers = rec.model.recurrent_layers()
     return rec
 
 

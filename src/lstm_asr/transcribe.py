@@ -97,6 +97,8 @@ class Recognizer:
         else:
             model = getattr(self.model, "torch_model", self.model)  # under the onnx backend: its torch model
             view.chunked = ChunkedModel(model, self.feature_config, seconds)
+            if model is not self.model:  # ... with its recurrent layers in onnxruntime
+                view.chunked.layers = self.model.recurrent_layers()
             view.fbank = view.chunked.front_end()
         view.fbank.to(self.device)
         return view
