@@ -25,10 +25,6 @@ DEFAULT_MODEL = "digits-commands"
 # names of a bundled model run with a look-ahead (the name earlier releases shipped a copy under):
 # name -> (bundled model, look-ahead in seconds)
 ALIASES = {"digits-commands-streaming": (DEFAULT_MODEL, DEFAULT_LOOKAHEAD_S)}
-# options of earlier model configs, now run-time options (the look-ahead) or gone: a saved model
-# that has them at the value that meant "off" still loads (they are dropped); any other is refused
-RETIRED = {"features": {"level_floor_warmup_s": 0.0},
-           "model": {"chunk": 0, "right_context": 0, "input_norm": "none", "extra": {}}}
 
 
 def bundled_models() -> list[str]:
@@ -78,7 +74,6 @@ def load_model_files(directory) -> tuple[dict, Path, dict]:
         raise ConfigError(f"{cfg_path}: cannot read model config ({e})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ConfigError(f"{cfg_path}: not an {FORMAT} model config")
-    _drop_retired(config, cfg_path)
     try:
         state = load_file(str(weights))
     except (OSError, SafetensorError) as e:
@@ -90,17 +85,6 @@ def load_model_files(directory) -> tuple[dict, Path, dict]:
     return config, d / "vocab.json", state
 
 
-def _drop_retired(config: dict, cfg_path: Path) -> None:
-    for section, options in RETIRED.items():
-        values = config.get(section)
-        for key, off in options.items():
-            if isinstance(values, dict) and key in values:
-                if values[key] != off:
-                    raise ConfigError(f"{cfg_path}: {section}.{key}={values[key]!r} is no longer an option: "
-                                      "the look-ahead is chosen at run time (lstm-asr stream --lookahead)")
-                del values[key]
-
-
 def _check_sections(config: dict, cfg_path: Path) -> None:
     """The types and ranges of the front end's and the model's values in a config.json, so that a
     bad one is named with its file (the rest is checked when the model is built from it)."""
@@ -108,14 +92,14 @@ def _check_sections(config: dict, cfg_path: Path) -> None:
 
     from .features import FeatureConfig
     from .model import ModelConfig
-    from .validate import SECTIONS, check_fields
+    from .validate import SECTIONS, check_fields, drop_retired
     what = {v: k for k, v in SECTIONS.items()}
     for section, cls in (("features", FeatureConfig), ("model", ModelConfig)):
         values = config.get(section)
         if isinstance(values, dict):
             known = {f.name for f in dataclasses.fields(cls)}
             try:
-                values = ModelConfig.without_retired(values) if cls is ModelConfig else values
+                values = drop_retired(values, cls, what[section])
                 check_fields({k: v for k, v in values.items() if k in known}, cls, what[section])
             except ConfigError as e:
                 raise ConfigError(f"{cfg_path}: {e}") from None

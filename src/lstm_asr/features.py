@@ -17,13 +17,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from .errors import ConfigError
-from .validate import RATE, check_keys, checked, ints, reals
+from .validate import LOOKAHEAD_RETIRED, RATE, check_keys, checked, ints, reals
 
 _WINDOWS = ("povey",)  # Kaldi's default; hann and hamming went with no model using them (commit ca43440 has them)
 _NORMALIZE = ("utterance", "global", "none")
@@ -79,6 +80,9 @@ class FeatureConfig:
         if not 0.0 <= self.low_freq < high <= nyquist:
             raise ConfigError(f"features: need 0 <= low_freq < high_freq <= {nyquist}, "
                               f"got low_freq={self.low_freq}, high_freq={high}")
+
+    # options of earlier configs (validate.drop_retired)
+    RETIRED: ClassVar[dict] = {"level_floor_warmup_s": (0.0, LOOKAHEAD_RETIRED)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureConfig":

@@ -8,13 +8,17 @@ model with a bounded look-ahead: :mod:`.chunking` does that, at run time.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .errors import ConfigError
-from .validate import check_keys, checked, ints, reals
+from .validate import LOOKAHEAD_RETIRED, check_keys, checked, ints, reals
+
+_HEADS = (": classifier heads were removed from the library and live in benchmarks/ (cells_common.py); a "
+          "model here always has a CTC head")
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -44,20 +48,17 @@ class ModelConfig:
         h = self.hidden_size
         return list(h) if isinstance(h, list) else [int(h)] * self.num_layers
 
+    # options of earlier configs (validate.drop_retired): the look-ahead became a run-time option,
+    # and the classifier head (with its pool) left for benchmarks/
+    RETIRED: ClassVar[dict] = {
+        **{key: (off, LOOKAHEAD_RETIRED) for key, off in (("chunk", 0), ("right_context", 0), ("input_norm", "none"),
+                                                   ("extra", {}))},
+        "head": ("ctc", _HEADS),
+        "pool": (lambda value, d: True if "head" in d else None, _HEADS)}  # dropped with its head only
+
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        return cls(**check_keys(cls.without_retired(d), cls, "model option"))
-
-    @staticmethod
-    def without_retired(d: dict) -> dict:
-        """``d`` without ``head`` and ``pool``, options of earlier configs: ``"head": "ctc"`` (what
-        every saved model says) and its pool are dropped; a classifier head is refused."""
-        if not isinstance(d, dict) or "head" not in d:
-            return d
-        if d["head"] != "ctc":
-            raise ConfigError(f"model.head={d['head']!r}: classifier heads were removed from the library and "
-                              "live in benchmarks/ (cells_common.py); a model here always has a CTC head")
-        return {k: v for k, v in d.items() if k not in ("head", "pool")}
+        return cls(**check_keys(d, cls, "model option"))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -285,13 +285,40 @@ def check_keys(d, cls, what: str) -> dict:
     """The one check of a config section read from outside: ``d`` must be a mapping whose keys are
     fields of the dataclass ``cls`` (otherwise ConfigError naming the unknown ones and ``what``,
     e.g. "model option") and whose values have the fields' types and ranges (:func:`check_fields`).
-    Returns ``d``."""
+    Options of earlier configs that ``cls.RETIRED`` lists are dropped first (:func:`drop_retired`).
+    Returns ``d`` (without those)."""
     if not isinstance(d, dict):
         raise ConfigError(f"{what}s must be a mapping of name: value, not {type(d).__name__}")
+    d = drop_retired(d, cls, what)
     unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)}, key=str)
     if unknown:
         raise ConfigError(f"unknown {what}(s): {', '.join(map(str, unknown))}")
     return check_fields(d, cls, what)
+
+
+# why the look-ahead options of earlier model configs were retired (FeatureConfig/ModelConfig.RETIRED)
+LOOKAHEAD_RETIRED = " is no longer an option: the look-ahead is chosen at run time (lstm-asr stream --lookahead)"
+
+
+def drop_retired(d: dict, cls, what: str) -> dict:
+    """``d`` without the options of earlier configs: ``cls.RETIRED`` maps each to ``(off, why)``.
+    Given at its ``off`` value (what it meant when it was "off", so a saved model still loads) it is
+    dropped; at any other it is refused, the error naming it and ending with ``why``. ``off`` may
+    instead be a function of (value, d): True drops it, False refuses it, None leaves it (an
+    unknown option then)."""
+    retired = getattr(cls, "RETIRED", {})
+    if not retired or not isinstance(d, dict) or not retired.keys() & d.keys():
+        return d
+    section = SECTIONS.get(what, what.split()[0])
+    kept = dict(d)
+    for key, (off, why) in retired.items():
+        if key in d:
+            verdict = off(d[key], d) if callable(off) else d[key] == off
+            if verdict is False:
+                raise ConfigError(f"{section}.{key}={d[key]!r}{why}")
+            if verdict:
+                del kept[key]
+    return kept
 
 
 def check_fields(d: dict, cls, what: str) -> dict:
