@@ -9,7 +9,8 @@
 #   test: test_sc_digits, test_fsdd (singles), test_sc_seq, test_fsdd_seq, test_sc_strings (strings),
 #         test_sc_commands with --words of the ten commands, test_sc_other with --words of the 15,
 #         synth test_words20 and test_fluent (held-out synthetic voices)
-# JOBS (default 2) evaluations run at once, each on one thread.
+# JOBS (default 2) evaluations run at once, each on one thread. BACKEND=onnx|onnx-int8: what runs the
+# model (default torch; the line's "backend" says); HYPS=DIR: each set's transcripts into DIR/SET.jsonl.
 set -euo pipefail
 PY=${PYTHON:-.venv/bin/python}
 LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
@@ -19,15 +20,16 @@ COMMANDS="yes no up down left right on off stop go"
 OTHER15="bed bird cat dog happy house marvin sheila tree wow backward forward follow learn visual"
 split=$1
 shift
+[ -z "${HYPS:-}" ] || mkdir -p "$HYPS"
 one() {  # MODEL MANIFEST [WORDS]
   local model=$1 manifest=$2 words=${3:-}
   local name
   name=$(basename "$manifest" .jsonl)
   [ "$name" = manifest ] && name=synth_$(basename "$(dirname "$manifest")")
   OMP_NUM_THREADS=1 $LSTM_ASR evaluate --threads 1 --model "$model" --manifest "$manifest" --json --no-progress \
-      ${words:+--words "$words"} \
-    | $PY -c "import json,sys,datetime; d=json.load(sys.stdin); print(json.dumps({'set': sys.argv[1], 'model': sys.argv[2], 'words': sys.argv[3] or 'default', 'n': d['n'], 'sent_acc': round(d['sent_acc'], 4), 'wer': round(d['wer'], 4), 'ci95': d.get('ci95'), 'date': str(datetime.date.today())}), flush=True)" \
-      "$name" "$model" "$words"
+      ${words:+--words "$words"} ${BACKEND:+--backend "$BACKEND"} ${HYPS:+--save-hyps "$HYPS/$name.jsonl"} \
+    | $PY -c "import json,sys,datetime; d=json.load(sys.stdin); print(json.dumps({'set': sys.argv[1], 'model': sys.argv[2], 'words': sys.argv[3] or 'default', 'n': d['n'], 'sent_acc': round(d['sent_acc'], 4), 'wer': round(d['wer'], 4), 'ci95': d.get('ci95'), **({'backend': sys.argv[4]} if sys.argv[4] else {}), 'date': str(datetime.date.today())}), flush=True)" \
+      "$name" "$model" "$words" "${BACKEND:-}"
 }
 sets() {  # MODEL -> lines "MANIFEST|WORDS"
   if [ "$split" = dev ]; then
