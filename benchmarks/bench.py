@@ -715,6 +715,9 @@ def report(a, plan, res: dict, meta: dict) -> str:
             L.append(f"| {BACKENDS[r['backend']]} | {r['threads']} | {fmt_rtf(r, 'model', b['seconds'])} | "
                      f"{fmt_rtf(r, 'transcribe', b['seconds'])} | {r['peak_rss_mb']:.0f} MB | "
                      + (f"{r['words_differ']} of {r['words']} |" if "words" in r else "– |"))
+        L.append("\nThe transcribe column includes the beam search; its speed before and after skipping blank "
+                 "frames, and the transcripts that changed (none of the test sets'), are in "
+                 "[results/decoder_speed.md](results/decoder_speed.md) (`benchmarks/decoder_speed.py`).")
         if any(r["threads"] > 1 for r in b["rows"]) and meta["load"][0] >= 0.5:
             L.append("\nThe rows of more than one thread suffer most from other jobs: their threads wait for "
                      "each other while a core is busy elsewhere.")

@@ -13,7 +13,8 @@
    model's own decoder (its 20 words), every frame against as shipped: how many transcripts differ,
    and the WER of each.
 
-Appends one JSON line to benchmarks/results/decoder_speed.jsonl and prints a Markdown summary.
+Appends one JSON line to benchmarks/results/decoder_speed.jsonl, writes the Markdown summary to
+benchmarks/results/decoder_speed.md and prints it.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ import argparse
 import datetime
 import importlib.util
 import json
+import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -151,18 +154,27 @@ def main(argv=None) -> int:
     with open(HERE / "results" / "decoder_speed.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(res) + "\n")
     s = res["speed"]
-    print(f"Decoding the posteriors of {s['audio_s']:.0f} s of audio ({s['frames']} frames, "
-          f"{s['frames_skipped']} of them blank frames after another), CPU s, 1 thread:\n")
-    print("| decoder | CPU s | RTF | vs before |\n|---|---:|---:|---:|")
+    lines = [f"# Decoder speed\n\n`{' '.join(['.venv/bin/python', 'benchmarks/decoder_speed.py', *(argv or sys.argv[1:])])}`, "
+             f"{res['date']}, {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end; "
+             f"model `{a.model}`.\n",
+             f"Decoding the posteriors of {s['audio_s']:.0f} s of audio ({s['frames']} frames, {s['frames_skipped']} "
+             "of them blank frames after another), CPU s, 1 thread:\n",
+             "| decoder | CPU s | RTF | vs before |", "|---|---:|---:|---:|"]
     for key, label in [("before_s", f"before ({a.before})"), ("every_frame_s", "now, every frame"),
                        ("shipped_s", f"now, skip_blank={decoding.SKIP_BLANK}")]:
-        print(f"| {label} | {s[key]:.4f} | {s[key] / s['audio_s']:.5f} | {s['before_s'] / s[key]:.2f}x |")
-    print(f"\nWhole transcribe (PyTorch fp32): {s['transcribe_s']:.3f} s, RTF {s['transcribe_s'] / s['audio_s']:.4f}; "
-          f"decoder share {s['shipped_s'] / s['transcribe_s']:.0%}")
+        lines.append(f"| {label} | {s[key]:.4f} | {s[key] / s['audio_s']:.5f} | {s['before_s'] / s[key]:.2f}x |")
+    lines.append(f"\nWhole `transcribe` (PyTorch fp32) of the same file: {s['transcribe_s']:.3f} s, RTF "
+                 f"{s['transcribe_s'] / s['audio_s']:.4f}; the decoder's share {s['shipped_s'] / s['transcribe_s']:.0%} "
+                 f"(before: {s['before_s'] / (s['transcribe_s'] - s['shipped_s'] + s['before_s']):.0%}).")
     if res["transcripts"]:
-        print("\n| set | n | transcripts changed | WER every frame | WER shipped |\n|---|---:|---:|---:|---:|")
+        lines += ["\nEvery frame against as shipped, the model's own decoder (its 20 words) on every set:\n",
+                  "| set | n | transcripts changed | WER every frame | WER shipped |", "|---|---:|---:|---:|---:|"]
         for r in res["transcripts"]:
-            print(f"| {r['set']} | {r['n']} | {r['changed']} | {100 * r['wer_every_frame']:.1f} | {100 * r['wer_shipped']:.1f} |")
+            lines.append(f"| {r['set']} | {r['n']} | {r['changed']} | {100 * r['wer_every_frame']:.1f} | "
+                         f"{100 * r['wer_shipped']:.1f} |")
+    text = "\n".join(lines) + "\n"
+    (HERE / "results" / "decoder_speed.md").write_text(text, encoding="utf-8")
+    print(text)
     return 0
 
 

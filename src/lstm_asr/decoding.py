@@ -207,7 +207,15 @@ class BeamSearchDecoder:
         self._gain = max([0.0, *self._hot.values()]) + (max(beta, 0.0) if lm is not None else 0.0)
         if lm is not None and alpha < 0:
             self._gain = math.inf
-        self._next: dict[str, frozenset] = {}  # word being spelled -> units allowed next (:meth:`_nexts`)
+        # word being spelled -> the units the word list allows next (:meth:`_nexts`): each prefix's
+        # last unit after the prefix before it; a space where a word ends (or has not begun)
+        grow: dict[str, set] = {"": set()}
+        for key in self._prefixes:
+            grow.setdefault(key[:-1], set()).add(ord(key[-1]))
+        if self.space >= 0:
+            for key in [*(self._words or ()), ""]:
+                grow.setdefault(key, set()).add(self.space)
+        self._next = {key: frozenset(units) for key, units in grow.items()}
         self.reset()
 
     def _keys(self, word: str) -> list[str]:
@@ -375,15 +383,7 @@ class BeamSearchDecoder:
     def _nexts(self, word: str) -> frozenset | None:
         """The units the word list lets a prefix spelling ``word`` go on with (a space where a word
         may end); None without a word list."""
-        if self._words is None:
-            return None
-        units = self._next.get(word)
-        if units is None:
-            units = {c for c in range(len(self.units)) if c != self.space and word + chr(c) in self._prefixes}
-            if self.space >= 0 and (not word or word in self._words):
-                units.add(self.space)
-            units = self._next[word] = frozenset(units)
-        return units
+        return None if self._words is None else self._next.get(word, frozenset())
 
     def _extend(self, b: _Beam, c: int) -> _Beam:
         """The prefix ``b`` + unit ``c`` (one its ``nexts`` allow) with its LM state."""
