@@ -199,7 +199,8 @@ class FilterBank(torch.nn.Module):
         if cfg.preemphasis != 0.0:
             prev = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
             frames = frames - cfg.preemphasis * prev
-        return torch.fft.rfft(frames * self.window, n=cfg.n_fft).abs().pow(2)
+        spec = torch.fft.rfft(frames * self.window, n=cfg.n_fft)
+        return spec.real.square() + spec.imag.square()  # |X|^2 without abs's square root
 
     @property
     def unit_noise_power(self) -> Tensor:
