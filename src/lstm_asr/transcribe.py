@@ -75,6 +75,9 @@ class Recognizer:
         # the decoder the model was published with (e.g. its word list); set_decoding() changes it
         self._lms: dict = {}  # loaded n-gram LMs by path
         self._lexicons: dict = {}  # user lexicons by path (phone models)
+        # the last options checked, and a beam search built for them: later segments with equal
+        # options skip the check and fork the decoder (its word tables are built once)
+        self._checked: tuple = (None, None)
         self.default_options = DecodeOptions.from_dict(config.get("decoding") or {}, name=f"{name}: decoding")
         self.set_decoding(self.default_options)
 
@@ -156,6 +159,8 @@ class Recognizer:
         if opts.lm and opts.lm not in self._lms:
             from .lm import NgramLM
             self._lms[opts.lm] = NgramLM.load(opts.lm)
+        if opts != self._checked[0]:
+            self._checked = (copy.deepcopy(opts), None)
         return opts
 
     # -- the pipeline: reader -> speech segmenter -> features -> model -> decoder -> word timing ----
@@ -237,10 +242,18 @@ class Recognizer:
     def _new_decoder(self, o: DecodeOptions):
         if o.greedy:
             return GreedyDecoder(self.vocab.blank)
+        checked, template = self._checked
+        if template is not None and o == checked:
+            twin = template.fork()
+            twin.reset()
+            return twin
         beam = max(o.beam, 4 * o.nbest if o.nbest > 1 else 1)  # give n-best room for distinct texts
-        return BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None, alpha=o.alpha,
-                                 beta=o.beta, words=o.words, hotwords=o.hotwords,
-                                 lexicon=self._lexicons.get(o.lexicon) if o.lexicon else None)
+        dec = BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None, alpha=o.alpha,
+                                beta=o.beta, words=o.words, hotwords=o.hotwords,
+                                lexicon=self._lexicons.get(o.lexicon) if o.lexicon else None)
+        if o == checked:
+            self._checked = (checked, dec.fork())
+        return dec
 
     def _best(self, dec, nbest: int = 1) -> tuple[list[int], list[int], str, list]:
         """A decoder's best hypothesis: unit ids, their frames, text (spaces normalised), n-best."""
@@ -250,7 +263,11 @@ class Recognizer:
         return hyps[0].ids, hyps[0].frames, " ".join(hyps[0].text.split()), hyps
 
     def _options(self, options: DecodeOptions | None) -> DecodeOptions:
-        return self.options if options is None else self.check_options(options)
+        if options is None:
+            return self.options
+        if options != self._checked[0]:
+            self.check_options(options)
+        return options
 
     def _events(self, sources, sample_rate, opts: DecodeOptions, batch_seconds: float,
                 max_seconds: float) -> Iterator[tuple[int, object]]:
