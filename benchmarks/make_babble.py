@@ -3,17 +3,22 @@
 
 - OUT/babble/: babble from other speakers: each file sums 5-8 talkers; each talker is a stream of
   random clips (each scaled to the same RMS) from ../shared/data/ljspeech_subset and
-  ../shared/data/cmu_arctic_samples, which no model here was trained on.
+  ../shared/data/cmu_arctic_samples, which no model here was trained on. With --speech, from the
+  folders or manifests named instead: the digits-commands recipe makes its training babble from its
+  own training speakers this way (--kinds babble), so the test babble's voices stay unseen.
 - OUT/hum_pink/: mains hum (50 Hz and its harmonics up to 1 kHz, random phases, falling levels)
   plus pink (1/f) noise, the hum 0-10 dB above the pink, made with numpy.
 
 Seeded: the same --seed writes the same samples. Run from the repository root:
 
     .venv/bin/python benchmarks/make_babble.py --out /tmp/noise
+    .venv/bin/python benchmarks/make_babble.py --out data/digits-commands/noise --kinds babble \
+        --speech data/digits-commands/sc_train.jsonl --speech data/synth/vocab/manifest.jsonl
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +30,25 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEECH = [ROOT.parent / "shared" / "data" / "ljspeech_subset", ROOT.parent / "shared" / "data" / "cmu_arctic_samples"]
 
 
-def speech_clips(folders) -> list[np.ndarray]:
-    """Every wav under ``folders``, 16 kHz mono, silence trimmed, scaled to RMS 0.05."""
+def audio_paths(source: Path) -> list[Path]:
+    """The recordings of a folder (every wav under it) or of a manifest (its lines' audio)."""
+    if source.is_dir():
+        return sorted(source.rglob("*.wav"))
+    with open(source, encoding="utf-8") as f:
+        return [source.parent / json.loads(line)["audio"] for line in f if line.strip()]
+
+
+def speech_clips(sources) -> list[np.ndarray]:
+    """Every recording of ``sources``, 16 kHz mono, silence trimmed, scaled to RMS 0.05."""
     clips = []
-    for folder in folders:
-        for path in sorted(Path(folder).rglob("*.wav")):
+    for source in sources:
+        for path in audio_paths(Path(source)):
             wave = load_audio(path)
             loud = np.flatnonzero(np.abs(wave) > 0.02 * np.abs(wave).max())
             wave = wave[loud[0]:loud[-1] + 1] if len(loud) else wave
             clips.append(0.05 * wave / (np.sqrt(np.mean(wave.astype(np.float64) ** 2)) + 1e-9))
     if len(clips) < 8:
-        raise SystemExit(f"need at least 8 speech clips under {folders}, found {len(clips)}")
+        raise SystemExit(f"need at least 8 speech clips in {', '.join(map(str, sources))}, found {len(clips)}")
     return clips
 
 
@@ -92,19 +105,29 @@ def main(argv=None) -> None:
     p.add_argument("--files", type=int, default=4, help="files of each kind (default 4)")
     p.add_argument("--seconds", type=float, default=30.0, help="length of each file (default 30)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--speech", action="append", metavar="FOLDER|MANIFEST",
+                   help="where the babble's talkers come from (repeatable; default: "
+                        "../shared/data/ljspeech_subset and cmu_arctic_samples)")
+    p.add_argument("--kinds", default="babble,hum_pink", help="which kinds to write (default babble,hum_pink)")
     args = p.parse_args(argv)
+    kinds = set(args.kinds.split(","))
+    if not kinds or not kinds <= {"babble", "hum_pink"}:
+        raise SystemExit(f"--kinds: {args.kinds!r}: choose from babble, hum_pink")
     out = Path(args.out)
     rng = np.random.default_rng(args.seed)
-    clips = speech_clips(SPEECH)
+    sources = args.speech or SPEECH
+    clips = speech_clips(sources) if "babble" in kinds else []
     n = int(args.seconds * SAMPLE_RATE)
-    for i in range(args.files):
-        wave, k = babble(clips, args.seconds, rng)
-        write(out / "babble" / f"babble_{i}_{k}talkers.wav", wave)
+    for i in range(args.files):  # both kinds drawn in turn, so one kind's files do not depend on --kinds
+        wave, k = babble(clips, args.seconds, rng) if clips else (None, 0)
+        if wave is not None:
+            write(out / "babble" / f"babble_{i}_{k}talkers.wav", wave)
         hum_over_pink_db = rng.uniform(0, 10)
-        g = 10 ** (hum_over_pink_db / 20)
-        write(out / "hum_pink" / f"hum50_pink_{i}_{hum_over_pink_db:.0f}dB.wav", g * hum(n, rng) + pink(n, rng))
-    print(f"{out}: babble/ and hum_pink/, {args.files} files of {args.seconds:g} s each "
-          f"({len(clips)} speech clips from {', '.join(str(s) for s in SPEECH)})")
+        if "hum_pink" in kinds:
+            g = 10 ** (hum_over_pink_db / 20)
+            write(out / "hum_pink" / f"hum50_pink_{i}_{hum_over_pink_db:.0f}dB.wav", g * hum(n, rng) + pink(n, rng))
+    print(f"{out}: {', '.join(sorted(kinds))}, {args.files} files of {args.seconds:g} s each"
+          + (f" ({len(clips)} speech clips from {', '.join(str(s) for s in sources)})" if clips else ""))
 
 
 if __name__ == "__main__":

@@ -169,3 +169,27 @@ def test_an_unreadable_utterance_is_reported_once_and_the_rest_scored(tmp_path, 
     assert code == 1
     assert len(err.splitlines()) == 1 and err.startswith(f"error: {tmp_path / 'broken.wav'}: ")
     assert all(line.split()[-2:] == ["3", "1"] for line in out.splitlines()[2:])
+
+
+def test_make_babble_takes_its_talkers_from_a_manifest_and_writes_only_the_kinds_asked(tmp_path):
+    """The recipe's training babble: talkers from training speakers (a manifest), babble only."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    script = ROOT / "benchmarks" / "make_babble.py"
+    manifest = DATA / "speech_commands" / "manifest.jsonl"
+    run = [sys.executable, str(script), "--out", str(tmp_path), "--files", "2", "--seconds", "1.5", "--kinds", "babble",
+           "--speech", str(manifest)]
+    p = subprocess.run(run, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    files = sorted((tmp_path / "babble").glob("*.wav"))
+    assert len(files) == 2 and not (tmp_path / "hum_pink").exists()
+    wave, sr = sf.read(str(files[0]))
+    assert sr == 16000 and len(wave) == 24000 and np.abs(wave).max() > 0.1
+    assert str(manifest) in p.stdout
+    again = tmp_path / "again"
+    subprocess.run([*run[:3], str(again), *run[4:]], check=True, capture_output=True, timeout=300)
+    assert sf.read(str(sorted((again / "babble").glob("*.wav"))[0]))[0].tolist() == wave.tolist()  # seeded
+    bad = subprocess.run([*run[:-4], "--kinds", "music"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--kinds" in bad.stderr and "Traceback" not in bad.stderr
