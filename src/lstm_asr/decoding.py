@@ -316,8 +316,7 @@ class BeamSearchDecoder:
                 b.p_nb = c = NEG_INF
             b.score = (a if c == NEG_INF else a + log1p(exp(c - a))) + b.lm + b.bonus
             heap.append(b.score)
-        heap = heapq.nlargest(k, heap)
-        heap.reverse()  # a min-heap of the k best scores so far
+        heap.sort()  # a min-heap of the k best scores so far (the beam never holds more than k)
         floor = heap[0] if len(heap) >= k else NEG_INF
         touched = []  # prefixes whose probabilities grew after their score was taken
         new = []
@@ -334,7 +333,8 @@ class BeamSearchDecoder:
                         p = p_b + row[c]
                     else:
                         p = tot + row[c]
-                    s.p_nb = _lse(s.p_nb, p)
+                    a = s.p_nb
+                    s.p_nb = p if a == NEG_INF else (a + log1p(exp(p - a)) if a >= p else p + log1p(exp(a - p)))
                     touched.append(s)
                     if p > s.f_logp:
                         s.f_logp, s.frames = p, (t, frames)
@@ -371,7 +371,10 @@ class BeamSearchDecoder:
                 elif score > floor:
                     floor = heapq.heappushpop(heap, score)
         for s in touched:
-            s.score = _lse(s.p_b, s.p_nb) + s.lm + s.bonus
+            a, c = s.p_b, s.p_nb
+            if a < c:
+                a, c = c, a
+            s.score = (a if c == NEG_INF else a + log1p(exp(c - a))) + s.lm + s.bonus
         live = beams + new if new else beams
         if len(live) > k:
             self._beams = heapq.nlargest(k, live, key=_score)
