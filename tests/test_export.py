@@ -190,3 +190,17 @@ def test_cli_onnx_backend_runs_the_streaming_alias_and_streams():
         assert onnx_out.strip() and onnx_out == torch_out
     finals = [json.loads(line) for line in onnx_out.splitlines()]
     assert all(e["type"] == "final" for e in finals)
+
+
+def test_the_server_streams_with_the_onnx_backend_and_a_lookahead():
+    """`serve --backend onnx --lookahead 2`: a stream's finals are the torch model's with that look-ahead."""
+    pytest.importorskip("fastapi", reason="needs the serve extra")
+    from test_server import finals_text, start_server, stop_server, stream_file
+    clip = SAMPLES / "string_2.flac"  # 2.3 s: more than one 1 s chunk of a 2 s look-ahead
+    proc, url = start_server("--backend", "onnx", "--lookahead", "2")
+    try:
+        messages, code = stream_file(url, clip, 8822)
+    finally:
+        stop_server(proc)
+    expected = lstm_asr.load_model().with_lookahead(2.0).transcribe(str(clip)).text
+    assert code == 1000 and expected and finals_text(messages) == expected
