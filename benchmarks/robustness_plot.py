@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "robustness.jsonl"))
-    ap.add_argument("--models", default="17b66a713837", help="comma-separated substrings of the model labels to draw")
+    ap.add_argument("--models", default="a8511a94ada4", help="comma-separated substrings of the model labels to draw")
     ap.add_argument("--out", default=str(ROOT / "docs" / "robustness.png"))
     args = ap.parse_args()
     import matplotlib

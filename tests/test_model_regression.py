@@ -91,12 +91,12 @@ def _accuracy(model, manifest) -> float:
 
 def test_default_model_on_the_shipped_unseen_speech_commands_speakers():
     # 38 clips of 20 words from the recipe's test speakers (never trained on); the phone model
-    # shipped 2026-12-04 (its fourth pass, runs/pass4) measured 35 of 38 (92.1 %), as the third did
+    # shipped 2026-12-04 (its fifth pass, runs/pass5) measured 35 of 38 (92.1 %), as the third and fourth did
     assert _accuracy("digits-commands", DATA / "speech_commands" / "manifest.jsonl") >= 34 / 38
 
 
 def test_default_model_on_the_shipped_fsdd_test_clips():
-    assert _accuracy("digits-commands", DATA / "fsdd" / "manifest.jsonl") >= 0.91  # measured 93 % (2026-12-04, pass 4)
+    assert _accuracy("digits-commands", DATA / "fsdd" / "manifest.jsonl") >= 0.93  # measured 95 % (2026-12-04, pass 5)
 
 
 def test_default_model_reads_words_it_was_never_given_as_a_list(default_model):
@@ -148,7 +148,7 @@ def test_digital_silence_or_a_quiet_microphone_hardly_matters(model):
     microphone's first buffers), and 20 dB quieter (a microphone set low): the front end's floors
     (features.noise_floor: 1 LSB, features.level_floor_db: a floor that follows the input's level)
     keep them about as readable as the clips themselves. Measured with the model shipped on
-    2026-12-04 (pass 4), clips / padded / quiet right of 38: 35 / 35 / 35, streamed the same (pass 3:
+    2026-12-04 (pass 5), clips / padded / quiet right of 38: 35 / 35 / 35, streamed the same (pass 3:
     35 / 34 / 35) (the earlier
     character model on 2026-12-02: 34 / 33 / 35; with the 1-LSB floor alone 31 / 29 / 33, and 20
     padded without any floor)."""
@@ -206,8 +206,8 @@ def test_the_default_model_streamed_on_the_shipped_unseen_speakers():
     # the same 38 unseen-speaker clips and 100 FSDD test clips as the default model's tests above
     sc = _accuracy(STREAMING, DATA / "speech_commands" / "manifest.jsonl")
     fsdd = _accuracy(STREAMING, DATA / "fsdd" / "manifest.jsonl")
-    # measured 35 of 38 and 93 %, the default model's (all clips are shorter than 4 s)
-    assert sc >= 34 / 38 and fsdd >= 0.91
+    # measured 35 of 38 and 95 %, the default model's (all clips are shorter than 4 s)
+    assert sc >= 34 / 38 and fsdd >= 0.93
 
 
 def test_the_default_model_streams_exactly_on_real_speech():
@@ -230,8 +230,8 @@ def test_the_default_model_streams_exactly_on_real_speech():
 def test_speech_from_the_first_sample_reads_as_well_as_padded_speech(default_model):
     """Each shipped Speech Commands clip cut to its speech (it starts at the first sample and ends
     at the last) against the same speech with 0.5 s of digital silence on each side: measured
-    36 and 35 of 38 right with the model shipped 2026-12-04 (pass 4; pass 3: 37 and 33; the clips
-    as recorded: 35)."""
+    35 and 35 of 38 right with the model shipped 2026-12-04 (pass 5; pass 4: 36 and 35; pass 3: 37
+    and 33; the clips as recorded: 35)."""
     from lstm_asr.audio import load_audio
     from lstm_asr.data import trim_silence
     rows = [json.loads(line) for line in (DATA / "speech_commands" / "manifest.jsonl").read_text().splitlines()]
@@ -241,4 +241,4 @@ def test_speech_from_the_first_sample_reads_as_well_as_padded_speech(default_mod
         silence = np.zeros(8000, np.float32)
         cut += default_model.transcribe(speech, 16000).text == r["text"]
         padded += default_model.transcribe(np.concatenate([silence, speech, silence]), 16000).text == r["text"]
-    assert cut >= padded - 1 and cut >= 35, (cut, padded)
+    assert cut >= padded - 1 and cut >= 34, (cut, padded)
