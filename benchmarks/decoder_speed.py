@@ -22,6 +22,7 @@ import argparse
 import datetime
 import importlib.util
 import json
+import math
 import os
 import platform
 import statistics
@@ -112,12 +113,22 @@ def speed(rec, before) -> dict:
     return out
 
 
-def transcripts(rec, names: list[str]) -> list[dict]:
+def transcripts(rec, model: str, names: list[str]) -> list[dict]:
+    """``rec`` as shipped against a second recognizer of ``model`` whose beam search decodes every
+    frame. (A recognizer keeps the decoder it built for its options and forks it for each segment,
+    so the every-frame one must be built, and only ever used, under the patch.)"""
     init = decoding.BeamSearchDecoder.__init__
 
     def every_frame(self, *a, **kw):
         kw.setdefault("skip_blank", None)
         init(self, *a, **kw)
+    exact_rec = load_model(model)
+    assert rec.decoder()._skip_logp < 0  # built (or forked) outside the patch: it skips
+    decoding.BeamSearchDecoder.__init__ = every_frame
+    try:
+        assert exact_rec.decoder()._skip_logp == math.inf  # built under the patch: every frame
+    finally:
+        decoding.BeamSearchDecoder.__init__ = init
     rows = []
     for name in names:
         manifest = ROOT / "data" / "digits-commands" / f"{name}.jsonl"
@@ -130,7 +141,7 @@ def transcripts(rec, names: list[str]) -> list[dict]:
         shipped = [t.text for _, t in rec.transcribe_many(paths)]
         decoding.BeamSearchDecoder.__init__ = every_frame
         try:
-            exact = [t.text for _, t in rec.transcribe_many(paths)]
+            exact = [t.text for _, t in exact_rec.transcribe_many(paths)]
         finally:
             decoding.BeamSearchDecoder.__init__ = init
         rows.append({"set": name, "n": len(refs), "changed": sum(a != b for a, b in zip(shipped, exact)),
@@ -150,7 +161,7 @@ def main(argv=None) -> int:
     res = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "model": a.model, "before": a.before, "skip_blank": decoding.SKIP_BLANK,
            "speed": speed(rec, old_decoding(a.before)),
-           "transcripts": transcripts(rec, SETS.get(a.sets, []))}
+           "transcripts": transcripts(rec, a.model, SETS.get(a.sets, []))}
     with open(HERE / "results" / "decoder_speed.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(res) + "\n")
     s = res["speed"]
