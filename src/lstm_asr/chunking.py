@@ -30,11 +30,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .errors import ConfigError
 from .features import STD_FLOOR, FeatureConfig, FilterBank, StreamingFbank
-from .model import AcousticModel
+from .model import AcousticModel, run_layer
 
 DEFAULT_LOOKAHEAD_S = 4.0  # `lstm-asr stream`, the server's streams and StreamingRecognizer
 MAX_LOOKAHEAD_S = 60       # the most their --lookahead (and the server's lookahead_s) may ask for
@@ -186,9 +185,7 @@ class ChunkedModel:
         (N, W, O), its final state): by :attr:`layers` where set, else the torch layer."""
         if self.layers is not None:
             return self.layers(k, x, lengths, state)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        y, s = self.model.encoder.layers[k](packed, state)
-        return pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])[0], s
+        return run_layer(self.model.encoder.layers[k], x, lengths, state, total_length=x.shape[1])
 
     def ready_frames(self, n: int) -> int:
         """Of n encoder input frames of a stream, how many have their whole window: complete chunks

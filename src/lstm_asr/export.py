@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError
-from .model import AcousticModel
+from .model import AcousticModel, run_layer
 
 BACKENDS = ("torch", "onnx")
 ONNX_FILE = "model.onnx"          # a model directory may hold its export under this name
@@ -78,10 +78,7 @@ class _LayerGraph(nn.Module):
         self.layer = layer
 
     def forward(self, x, lengths, *state):
-        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        y, s = self.layer(packed, tuple(state) if len(state) > 1 else state[0])
-        y = pad_packed_sequence(y, batch_first=True)[0]
+        y, s = run_layer(self.layer, x, lengths, tuple(state) if len(state) > 1 else state[0])
         return (y, *s) if isinstance(s, tuple) else (y, s)
 
 
@@ -176,11 +173,17 @@ class OnnxRunner:
         self.path = Path(path)
 
     def __call__(self, feats, lengths):
-        f = feats.detach().float().cpu().numpy() if torch.is_tensor(feats) else np.asarray(feats, np.float32)
-        n = lengths.detach().cpu().numpy() if torch.is_tensor(lengths) else np.asarray(lengths)
-        out, olen = self.session.run(None, {"feats": np.ascontiguousarray(f, np.float32),
-                                            "lengths": n.astype(np.int64)})
+        out, olen = self.session.run(None, {"feats": _array(feats, np.float32), "lengths": _array(lengths, np.int64)})
         return torch.from_numpy(out), torch.from_numpy(olen)
+
+
+def _array(t, dtype) -> np.ndarray:
+    """A torch tensor (any device; floating point read as float32) or array-like -> a contiguous
+    numpy array of ``dtype``, as an onnxruntime session takes its inputs."""
+    if torch.is_tensor(t):
+        t = t.detach().cpu()
+        t = (t.float() if t.is_floating_point() else t).numpy()
+    return np.ascontiguousarray(t, dtype)
 
 
 class OnnxLayers:
@@ -190,19 +193,18 @@ class OnnxLayers:
 
     def __init__(self, paths: list, threads: int | None = None):
         self.runners = [OnnxRunner(p, threads) for p in paths]
+        # per layer: its state inputs' names (h0[, c0]) and their shape (directions, batch, hidden)
+        self.states = [([i.name for i in r.session.get_inputs()[2:]], r.session.get_inputs()[2].shape)
+                       for r in self.runners]
 
     def __call__(self, k: int, x: torch.Tensor, lengths: torch.Tensor, state):
-        session = self.runners[k].session
-        names = [i.name for i in session.get_inputs()][2:]
-        n = x.shape[0]
+        names, (dirs, _, hidden) = self.states[k]
         if state is None:
-            h = session.get_inputs()[2].shape  # (directions, batch, hidden)
-            state = tuple(x.new_zeros(h[0], n, h[2]) for _ in names)
+            state = tuple(x.new_zeros(dirs, x.shape[0], hidden) for _ in names)
         state = state if isinstance(state, tuple) else (state,)
-        feeds = {"x": np.ascontiguousarray(x.detach().float().cpu().numpy()),
-                 "lengths": lengths.detach().cpu().numpy().astype(np.int64)}
-        feeds.update({name: np.ascontiguousarray(t.detach().float().cpu().numpy()) for name, t in zip(names, state)})
-        y, *out = session.run(None, feeds)
+        feeds = {"x": _array(x, np.float32), "lengths": _array(lengths, np.int64)}
+        feeds.update({name: _array(t, np.float32) for name, t in zip(names, state)})
+        y, *out = self.runners[k].session.run(None, feeds)
         y = torch.from_numpy(y).to(x.device)
         if y.shape[1] < x.shape[1]:  # padded to the input's width, as the torch layer's output is
             y = nn.functional.pad(y, (0, 0, 0, x.shape[1] - y.shape[1]))

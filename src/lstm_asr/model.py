@@ -131,10 +131,17 @@ class RecurrentStack(nn.Module):
         for k, layer in enumerate(self.layers):
             if k:
                 x = self.dropout(x)
-            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            out, _ = layer(packed)
-            x, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+            x, _ = run_layer(layer, x, lengths, total_length=x.shape[1])
         return x
+
+
+def run_layer(layer: nn.Module, x: torch.Tensor, lengths: torch.Tensor, state=None, total_length: int | None = None):
+    """One recurrent layer on padded rows x (N, W, I) of ``lengths`` (N,) from ``state`` (None:
+    zeros) -> (y (N, total_length or the longest length, O), its final state); padding frames
+    never enter the recurrence (packed sequences), so the backward direction starts at each row's end."""
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    y, s = layer(packed, state)
+    return pad_packed_sequence(y, batch_first=True, total_length=total_length)[0], s
 
 
 class AcousticModel(nn.Module):

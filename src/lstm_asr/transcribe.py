@@ -243,16 +243,15 @@ class Recognizer:
         if o.greedy:
             return GreedyDecoder(self.vocab.blank)
         checked, template = self._checked
-        if template is not None and o == checked:
-            twin = template.fork()
-            twin.reset()
-            return twin
-        beam = max(o.beam, 4 * o.nbest if o.nbest > 1 else 1)  # give n-best room for distinct texts
-        dec = BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None, alpha=o.alpha,
-                                beta=o.beta, words=o.words, hotwords=o.hotwords,
-                                lexicon=self._lexicons.get(o.lexicon) if o.lexicon else None)
-        if o == checked:
-            self._checked = (checked, dec.fork())
+        if template is None or o != checked:
+            beam = max(o.beam, 4 * o.nbest if o.nbest > 1 else 1)  # give n-best room for distinct texts
+            template = BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None,
+                                         alpha=o.alpha, beta=o.beta, words=o.words, hotwords=o.hotwords,
+                                         lexicon=self._lexicons.get(o.lexicon) if o.lexicon else None)
+            if o == checked:
+                self._checked = (checked, template)
+        dec = template.fork()  # the template itself never decodes
+        dec.reset()
         return dec
 
     def _best(self, dec, nbest: int = 1) -> tuple[list[int], list[int], str, list]:

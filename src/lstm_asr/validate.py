@@ -281,6 +281,11 @@ SECTIONS = {"feature option": "features", "model option": "model", "augment opti
             "train option": "train", "decoding option": "decoding", "config section": ""}
 
 
+def _section(what: str) -> str:
+    """The config section a kind of option lives in ("model option" -> "model")."""
+    return SECTIONS.get(what, what.split()[0])
+
+
 def check_keys(d, cls, what: str) -> dict:
     """The one check of a config section read from outside: ``d`` must be a mapping whose keys are
     fields of the dataclass ``cls`` (otherwise ConfigError naming the unknown ones and ``what``,
@@ -309,7 +314,7 @@ def drop_retired(d: dict, cls, what: str) -> dict:
     retired = getattr(cls, "RETIRED", {})
     if not retired or not isinstance(d, dict) or not retired.keys() & d.keys():
         return d
-    section = SECTIONS.get(what, what.split()[0])
+    section = _section(what)
     kept = dict(d)
     for key, (off, why) in retired.items():
         if key in d:
@@ -325,7 +330,7 @@ def check_fields(d: dict, cls, what: str) -> dict:
     """Check the values of a config mapping ``d`` (keys already known to be fields of the dataclass
     ``cls``): each must have its field's annotated type and follow its rule (:func:`checked`).
     Raises :class:`~lstm_asr.errors.ConfigError` naming ``section.field``. Returns ``d``."""
-    section = SECTIONS.get(what, what.split()[0])
+    section = _section(what)
     hints = _hints(cls)
     rules = {f.name: f.metadata.get(_CHECK) for f in dataclasses.fields(cls)}
     for key, value in d.items():
