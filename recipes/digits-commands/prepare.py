@@ -1,12 +1,14 @@
 """Prepare the digits-commands recipe: Speech Commands (many voices) and FSDD, split by speaker.
 
     python recipes/digits-commands/prepare.py [--sc ../shared/data/speech_commands]
-        [--fsdd ../shared/data/fsdd] [--out data/digits-commands] [--holdout FSDD_SPEAKER]
+        [--fsdd ../shared/data/fsdd] [--out data/digits-commands] [--holdout FSDD_SPEAKER] [--no-other15]
 
 Speech Commands speakers are split once, by speaker (seeded): 70 % train, 10 % dev, 20 % test, so
 dev and test voices are never trained on. FSDD: file indices 0-4 are its official test split,
 5-49 train; with ``--holdout SPEAKER`` (leave-one-speaker-out) that speaker leaves training
-entirely and test_fsdd*.jsonl hold all 500 of their recordings.
+entirely and test_fsdd*.jsonl hold all 500 of their recordings. With ``--no-other15`` no recording
+of the 15 other words (bed bird ... visual) is trained on: they leave sc_train and its strings, for
+the model that measures words learned from text alone (dev and test are unchanged).
 
 Writes (under --out):
   sc_train.jsonl       Speech Commands train speakers, all 35 words
@@ -53,6 +55,8 @@ def main() -> int:
     p.add_argument("--fsdd", default="../shared/data/fsdd")
     p.add_argument("--out", default="data/digits-commands")
     p.add_argument("--holdout", default=None, help="FSDD speaker left out of training and tested on")
+    p.add_argument("--no-other15", action="store_true",
+                   help="train on none of the 15 other words' recordings (words from text alone)")
     p.add_argument("--sc-seqs", type=int, default=600)
     p.add_argument("--fsdd-seqs", type=int, default=600)
     p.add_argument("--test-seqs", type=int, default=300)
@@ -65,6 +69,8 @@ def main() -> int:
     part = split_speakers({u.speaker for u in sc}, a.seed)
     sc_split = {k: [u for u in sc if part[u.speaker] == k] for k in ("train", "dev", "test")}
     words20 = set(DIGITS + COMMANDS)
+    if a.no_other15:
+        sc_split["train"] = [u for u in sc_split["train"] if u.text not in OTHER15]
 
     fsdd = read_manifest(Path(a.fsdd) / "manifest.jsonl").utterances
     if a.holdout and a.holdout not in {u.speaker for u in fsdd}:
@@ -113,7 +119,7 @@ def main() -> int:
     for name, rows in files.items():
         write_manifest(out / f"{name}.jsonl", rows)
     speakers = {k: len({u.speaker for u in v}) for k, v in sc_split.items()}
-    print(json.dumps({"out": str(out), "holdout": a.holdout, "sc_speakers": speakers,
+    print(json.dumps({"out": str(out), "holdout": a.holdout, "no_other15": a.no_other15, "sc_speakers": speakers,
                       **{k: len(v) for k, v in files.items()}}))
     return 0
 

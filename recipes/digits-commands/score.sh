@@ -4,7 +4,7 @@
 # sent_acc, wer, ci95 of sent_acc and wer (resampled by speaker), date.
 #   bash recipes/digits-commands/score.sh dev  MODEL_DIR...  >> results/x.jsonl   # choosing
 #   bash recipes/digits-commands/score.sh test MODEL_DIR...  >> results/x.jsonl   # once, after choosing
-# Sets (data/digits-commands from prepare.py, data/synth from synth_corpus.py):
+# Sets (D=data/digits-commands from prepare.py, or a held-out variant's folder; data/synth from synth_corpus.py):
 #   dev:  dev (20 words, singles + strings), dev_sc_seq, dev_sc_strings; dev_sc_other with --words of the 15
 #   test: test_sc_digits, test_fsdd (singles), test_sc_seq, test_fsdd_seq, test_sc_strings (strings),
 #         test_sc_commands with --words of the ten commands, test_sc_other with --words of the 15,
@@ -14,7 +14,7 @@
 set -euo pipefail
 PY=${PYTHON:-.venv/bin/python}
 LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
-D=data/digits-commands
+D=${D:-data/digits-commands}
 S=data/synth
 COMMANDS="yes no up down left right on off stop go"
 OTHER15="bed bird cat dog happy house marvin sheila tree wow backward forward follow learn visual"
