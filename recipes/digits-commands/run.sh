@@ -3,12 +3,12 @@
 #   bash recipes/digits-commands/run.sh [--stage N] [--stop-stage M]
 #   1 prepare     split Speech Commands by speaker, FSDD, strings glued from both   (prepare.py)
 #   2 synthesize  synthetic speech of training voices and held-out voices           (synth_corpus.py; make voices first)
-#                 and the training babble (5-8 talkers from the training speakers and voices)  (make_babble.py)
-#   3 train       config.yaml from scratch (5 epochs, peak lr 4e-3), then four passes from the best
+#   3 train       the training babble (5-8 talkers from the training speakers and voices; make_babble.py), then
+#                 config.yaml from scratch (5 epochs, peak lr 4e-3), then four passes from the best
 #                 weights (9 epochs at 2e-3, 12 at 1.5e-3, then 10 at 1e-3 and 10 at 7e-4 with the
 #                 babble among the noises on 40 % of clips): the schedule the shipped weights had
 #                 (pass 1 on an H200, 2.3 min; passes 2-5 on the 2-core CPU, 40 + 83 + 43 + 34 min, one thread)
-#   4 score       dev sets, then the test sets, into results/scores.jsonl           (score.sh)
+#   4 score       dev sets, then the test sets, into results/scores.jsonl (a variant: scores-holdout-S-no-other15.jsonl)
 # Options: SC=... FSDD=... (data), DEVICE=cpu|cuda. Each pass resumes after an interruption.
 # Held-out variants of the same recipe (data and runs get their own folders, -holdout-S / -no-other15):
 #   HOLDOUT=S     FSDD speaker S leaves training, test_fsdd*.jsonl are all of S (leave-one-speaker-out)
@@ -29,9 +29,6 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   $PY $R/synth_corpus.py --out data/synth --workers "$(nproc)"
-  # training babble (pass 4): talkers from the training speakers and voices only
-  $PY benchmarks/make_babble.py --out $D/noise --kinds babble \
-    --speech $D/sc_train.jsonl --speech data/synth/vocab/manifest.jsonl
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   pass() {  # NAME [--set ...]: one training pass into $OUT/NAME, resumed if it was interrupted
@@ -42,6 +39,9 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
       $([ -f "$OUT/$name/last/trainer.json" ] && echo --resume || true)
     touch "$OUT/$name/done"
   }
+  # training babble (passes 4-5): talkers from this run's training speakers and voices only
+  [ -d $D/noise/babble ] || $PY benchmarks/make_babble.py --out $D/noise --kinds babble \
+    --speech $D/sc_train.jsonl --speech data/synth/vocab/manifest.jsonl
   manifests=$(printf '%s\n' $D/{sc,sc_seq,fsdd,fsdd_seq}_train.jsonl \
               data/synth/{words20,$([ -n "$NO_OTHER15" ] || echo other15,)vocab,strings}/manifest.jsonl | paste -sd, -)
   pass pass1
