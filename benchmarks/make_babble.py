@@ -118,9 +118,10 @@ def main(argv=None) -> None:
     sources = args.speech or SPEECH
     clips = speech_clips(sources) if "babble" in kinds else []
     n = int(args.seconds * SAMPLE_RATE)
-    for i in range(args.files):  # both kinds drawn in turn, so one kind's files do not depend on --kinds
-        wave, k = babble(clips, args.seconds, rng) if clips else (None, 0)
-        if wave is not None:
+    # one generator draws the kinds in turn, so the files depend on --seed and on --kinds
+    for i in range(args.files):
+        if clips:
+            wave, k = babble(clips, args.seconds, rng)
             write(out / "babble" / f"babble_{i}_{k}talkers.wav", wave)
         hum_over_pink_db = rng.uniform(0, 10)
         if "hum_pink" in kinds:

@@ -30,8 +30,11 @@ def main() -> int:
         rows = [json.loads(line) for line in open(path, encoding="utf-8")]
         groups = {"covered": [0, 0], "not_covered": [0, 0]}
         lacks = {}
-        for r in rows:
-            missing = sorted(set(lex.pronunciations(r["ref"])[0]) - real)
+        for line, r in enumerate(rows, 1):
+            said_as = lex.pronunciations(r["ref"])
+            if len(r["ref"].split()) != 1 or not said_as:
+                sys.exit(f"error: {path}:{line}: {r['ref']!r} is not one word with a pronunciation")
+            missing = sorted(set(said_as[0]) - real)
             lacks[r["ref"]] = missing
             g = groups["not_covered" if missing else "covered"]
             g[0] += r["hyp"] == r["ref"]
