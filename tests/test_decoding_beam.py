@@ -1,4 +1,5 @@
-"""CTC prefix beam search: LM fusion, word lists, hotwords, n-best, streaming, word timings."""
+"""CTC prefix beam search: LM fusion, word lists, hotwords, n-best, streaming, word timings; the one-word
+choice and CTC alignment."""
 import itertools
 import math
 
@@ -6,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from lstm_asr.decoding import (BeamSearchDecoder, GreedyDecoder, Hypothesis, beam_search, greedy_decode,
-                               word_spans)
+from lstm_asr.decoding import (BeamSearchDecoder, GreedyDecoder, Hypothesis, WordChoiceDecoder, beam_search,
+                               ctc_align, greedy_decode, word_spans)
 from lstm_asr.errors import ConfigError
+from lstm_asr.lexicon import Lexicon
 from lstm_asr.lm import NgramLM, build_arpa
 from lstm_asr.text import Vocabulary
 
@@ -438,3 +440,70 @@ def test_chunked_accept_equals_whole_with_blank_runs():
 def test_skip_blank_must_be_a_probability(bad):
     with pytest.raises(ValueError, match="skip_blank"):
         BeamSearchDecoder(VOCAB, skip_blank=bad)
+
+
+# ---- one word of a closed list ------------------------------------------------------------------
+def test_one_word_ranks_the_list_by_the_exact_sum_over_alignments():
+    rng = np.random.default_rng(5)
+    words = ["cab", "bad", "dab", "add", "a"]
+    lp = torch.from_numpy(rng.normal(size=(9, V)) * 2).log_softmax(-1)
+    assert WordChoiceDecoder(VOCAB, words).finalize() == []  # no frames yet
+    dec = WordChoiceDecoder(VOCAB, words)
+    dec.accept(lp)
+    hyps = dec.finalize(nbest=10)
+    exact = {w: ctc_logp(lp, VOCAB.encode(w)) for w in words}
+    assert [h.text for h in hyps] == sorted(words, key=exact.get, reverse=True)
+    for h in hyps:
+        assert h.acoustic == pytest.approx(exact[h.text], abs=1e-6) and h.lm == 0 and h.score == h.acoustic
+        assert h.ids == VOCAB.encode(h.text) and len(h.frames) == len(h.ids)
+    assert dec.partial() == hyps[0].text
+
+
+def test_one_word_is_never_empty_where_the_beam_search_gives_nothing():
+    # "cat" half heard: a word-list search ends on no word, the one-word choice still picks the likeliest
+    lp = spell({"c": 0.3, "_": 0.6}, {"a": 0.3, "_": 0.6}, {"t": 0.2, "_": 0.7})
+    words = ["cat", "dog", "bird"]
+    assert beam_search(lp, VOCAB, words=words, beam_size=8)[0].text == ""
+    dec = WordChoiceDecoder(VOCAB, words)
+    dec.accept(lp)
+    assert dec.finalize()[0].text == "cat"
+
+
+def test_one_word_chunks_forks_hotwords_homophones_and_too_few_frames():
+    lp = spell("cot")
+    words = ["cot", "cat", "cut"]
+    whole = WordChoiceDecoder(VOCAB, words)
+    whole.accept(lp)
+    chunked = WordChoiceDecoder(VOCAB, words)
+    for a in range(0, len(lp), 2):
+        chunked.accept(lp[a:a + 2])
+    assert [(h.text, h.score) for h in chunked.finalize(3)] == [(h.text, h.score) for h in whole.finalize(3)]
+    twin = chunked.fork()
+    twin.accept(spell("a"))
+    assert len(twin._chunks) == len(chunked._chunks) + 1
+    # a bonus large enough turns the choice; the bonus is the hypothesis' non-acoustic part
+    boosted = WordChoiceDecoder(VOCAB, words, hotwords={"cut": 20.0})
+    boosted.accept(lp)
+    best = boosted.finalize()[0]
+    assert best.text == "cut" and best.lm == 20.0
+    # two words spelled alike: the one listed first
+    phones = Vocabulary(["<blank>", " ", "K", "AA", "T"], kind="phones")
+    lex = Lexicon({"cot": [("K", "AA", "T")], "caught": [("K", "AA", "T")]}, g2p=False)
+    dec = WordChoiceDecoder(phones, ["caught", "cot"], lexicon=lex)
+    dec.accept(np.log(np.full((6, 5), 0.2)))
+    assert [h.text for h in dec.finalize(5)] == ["caught"]
+    # frames too few for every word: nothing, not an error
+    short = WordChoiceDecoder(VOCAB, ["seven", "eleven"])
+    short.accept(spell("s")[:2])
+    assert short.finalize() == [] and short.partial() == ""
+    with pytest.raises(ConfigError, match="empty"):
+        WordChoiceDecoder(VOCAB, [" "])
+
+
+def test_ctc_alignment_frames_are_where_each_unit_is_first_emitted():
+    lp = spell("abba")  # a _ b _ b _ a _: the repeated b needs the blank between
+    assert ctc_align(lp, VOCAB.encode("abba")) == [0, 2, 4, 6]
+    held = np.stack([frame("_"), frame("c"), frame("c"), frame("c"), frame("_"), frame("d")])
+    assert ctc_align(held, VOCAB.encode("cd")) == [1, 5]
+    with pytest.raises(ValueError, match="cannot hold"):
+        ctc_align(spell("a")[:1], VOCAB.encode("aa"))  # "aa" needs three frames

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import DATA, ROOT, SAMPLES, run_cli
 from lstm_asr.data import make_sequences, read_manifest
+from lstm_asr.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +156,28 @@ def test_cli_and_api_decode_alike_and_per_call_options_leave_the_model_alone(dig
         assert [c.get("nbest") for c in cli] == [a.nbest or None for a in api]
     assert DecodeOptions(words=["a"]).beam == DecodeOptions.AUTO_BEAM and DecodeOptions().beam == 1
     assert DecodeOptions(words=["a"], beam_size=2).beam == 2 and DecodeOptions().greedy
+
+
+def test_one_word_gives_one_listed_word_per_segment_ranked(default_model, tmp_path):
+    yes = SAMPLES / "yes_0ea0e2f4_0.wav"
+    rc, stdout, err = run_cli("transcribe", "--one-word", "--nbest", "3", "--json", yes)
+    assert rc == 0, err
+    out = json.loads(stdout)
+    words = default_model.default_options.words  # the model's own list when --words is not given
+    assert out["text"] == "yes" and len(out["words"]) == 1 and out["words"][0]["word"] == "yes"
+    ranked = [h["text"] for h in out["nbest"]]
+    assert ranked[0] == "yes" and len(set(ranked)) == 3 and set(ranked) <= set(words)
+    assert [h["score"] for h in out["nbest"]] == sorted((h["score"] for h in out["nbest"]), reverse=True)
+    # words it was not given are never the answer, and there always is one
+    rc, stdout, err = run_cli("transcribe", "--one-word", "--words", "dog cat", yes)
+    assert rc == 0 and stdout.strip() in {"dog", "cat"}, err
+    # a digit string is one word per stretch of speech, so pauses make several
+    from lstm_asr import DecodeOptions
+    t = default_model.transcribe(SAMPLES / "commands_1.wav", options=DecodeOptions(words=words, one_word=True))
+    assert t.text and set(t.text.split()) <= set(words)
+    # what it cannot do is a one-line error
+    with pytest.raises(ConfigError, match="needs a word list"):
+        default_model.transcribe(yes, options=DecodeOptions(one_word=True))
+    (tmp_path / "lm.arpa").write_text("\\data\\\nngram 1=1\n\n\\1-grams:\n-1.0 yes\n\n\\end\\\n")
+    rc, _, err = run_cli("transcribe", "--one-word", "--lm", tmp_path / "lm.arpa", yes)
+    assert rc == 1 and err.strip() == "error: one word per segment chooses from the word list alone: an LM does not apply"

@@ -151,7 +151,12 @@ def test_decoding_options_as_query_parameters(server, default_model):
     assert r.json()["text"] == default_model.transcribe(path, options=DecodeOptions(beam_size=4, words=["six", "nine"])).text
     r = post("words=six%20zero%20nine%20one")
     assert r.status_code == 200 and r.json()["text"] == "six zero nine one"
+    r = post("words=six,nine&one_word=1")  # one of the two words per stretch of speech
+    one = DecodeOptions(words=["six", "nine"], one_word=True)
+    assert r.status_code == 200 and r.json()["text"] == default_model.transcribe(path, options=one).text
+    assert r.json()["text"] and set(r.json()["text"].split()) <= {"six", "nine"}
     for query, status, match in (("beam=0", 400, "beam"), ("beam=x", 400, "beam"), ("beam=100000", 400, "beam"),
+                                 ("one_word=2", 400, "one_word"), ("one_word=yes", 400, "one_word"),
                                  ("words=%E6%97%A5%E6%9C%AC", 400, "cannot output"), ("lang=en", 400, "unknown query")):
         r = post(query)
         assert r.status_code == status and match in r.json()["error"], (query, r.text)

@@ -280,6 +280,24 @@ def test_a_stream_runs_its_model_once_and_its_finals_are_the_offline_ones(defaul
         [[(w["word"], w["start"], w["end"]) for w in s.words] for s in offline.segments]
 
 
+def test_one_word_per_segment_streams_as_it_runs_offline(default_model):
+    """The one-word choice in a live stream: partials and finals each one listed word per segment,
+    the finals those of transcribe with the same options and look-ahead."""
+    from lstm_asr import DecodeOptions
+    wave, rate = _concatenation()
+    opts = DecodeOptions(words=["yes", "no", "six", "nine"], one_word=True)
+    offline = default_model.with_lookahead(1.0).transcribe(wave, rate, options=opts)
+    live = StreamingRecognizer(default_model, rate, options=opts, partial_interval=0.5, lookahead_s=1.0)
+    events = []
+    for i in range(0, len(wave), 3200):
+        events += live.accept(wave[i:i + 3200])
+    events += live.finish()
+    finals = [e for e in events if e.type == "final"]
+    assert [(e.text, e.start, e.end) for e in finals] == [(s.text, s.start, s.end) for s in offline.segments]
+    assert all(len(e.text.split()) == 1 and e.text in opts.words for e in events if e.text)
+    assert any(e.type == "partial" for e in events) and len(finals) >= 3
+
+
 def test_a_segment_split_at_its_longest_is_run_for_good_only_up_to_the_split(default_model, speech):
     """Speech without a pause for longer than a segment's maximum (20 s) is split at a quiet frame
     of its last 3 s; the stream runs its model for good only on audio before any such cut, so

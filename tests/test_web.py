@@ -138,6 +138,13 @@ def test_the_page_shows_the_words_listened_for_and_takes_a_word_list(server, fak
             sync_api.expect(page.locator("#file-result")).to_have_attribute("data-state", "done", timeout=30_000)
             assert page.locator("#file-result").inner_text() == default_model.transcribe(yes).text
             assert requests[-1].endswith("/v1/transcribe"), requests
+            # one word each time: always a word of the typed list
+            page.fill("#words", "dog cat")
+            page.check("#one-word")
+            page.click("#send")
+            sync_api.expect(page.locator("#file-result")).to_have_attribute("data-state", "done", timeout=30_000)
+            assert page.locator("#file-result").inner_text() in {"dog", "cat"}
+            assert requests[-1].endswith("/v1/transcribe?words=dog%20cat&one_word=1"), requests
             assert not errors, errors
         finally:
             browser.close()

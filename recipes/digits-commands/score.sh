@@ -9,6 +9,9 @@
 #   test: test_sc_digits, test_fsdd (singles), test_sc_seq, test_fsdd_seq, test_sc_strings (strings),
 #         test_sc_commands with --words of the ten commands, test_sc_other with --words of the 15,
 #         synth test_words20 and test_fluent (held-out synthetic voices)
+# ONE_WORD=1: only the single-word sets (dev: dev_sc_other; test: test_sc_digits, test_fsdd, test_sc_commands,
+# test_sc_other, synth test_words20), each decoded one word per stretch of speech (--one-word, as PocketSphinx's
+# one-word grammar); the line has "one_word": true.
 # JOBS (default 2) evaluations run at once, each on one thread. BACKEND=onnx|onnx-int8: what runs the
 # model (default torch; the line's "backend" says); HYPS=DIR: each set's transcripts into DIR/SET.jsonl.
 set -euo pipefail
@@ -27,12 +30,17 @@ one() {  # MODEL MANIFEST [WORDS]
   name=$(basename "$manifest" .jsonl)
   [ "$name" = manifest ] && name=synth_$(basename "$(dirname "$manifest")")
   OMP_NUM_THREADS=1 $LSTM_ASR evaluate --threads 1 --model "$model" --manifest "$manifest" --json --no-progress \
-      ${words:+--words "$words"} ${BACKEND:+--backend "$BACKEND"} ${HYPS:+--save-hyps "$HYPS/$name.jsonl"} \
-    | $PY -c "import json,sys,datetime; d=json.load(sys.stdin); print(json.dumps({'set': sys.argv[1], 'model': sys.argv[2], 'words': sys.argv[3] or 'default', 'n': d['n'], 'sent_acc': round(d['sent_acc'], 4), 'wer': round(d['wer'], 4), 'ci95': d.get('ci95'), **({'backend': sys.argv[4]} if sys.argv[4] else {}), 'date': str(datetime.date.today())}), flush=True)" \
-      "$name" "$model" "$words" "${BACKEND:-}"
+      ${words:+--words "$words"} ${ONE_WORD:+--one-word} ${BACKEND:+--backend "$BACKEND"} ${HYPS:+--save-hyps "$HYPS/$name.jsonl"} \
+    | $PY -c "import json,sys,datetime; d=json.load(sys.stdin); print(json.dumps({'set': sys.argv[1], 'model': sys.argv[2], 'words': sys.argv[3] or 'default', 'n': d['n'], 'sent_acc': round(d['sent_acc'], 4), 'wer': round(d['wer'], 4), 'ci95': d.get('ci95'), **({'backend': sys.argv[4]} if sys.argv[4] else {}), **({'one_word': True} if sys.argv[5] else {}), 'date': str(datetime.date.today())}), flush=True)" \
+      "$name" "$model" "$words" "${BACKEND:-}" "${ONE_WORD:-}"
 }
 sets() {  # MODEL -> lines "MANIFEST|WORDS"
-  if [ "$split" = dev ]; then
+  if [ -n "${ONE_WORD:-}" ]; then
+    if [ "$split" = dev ]; then echo "$D/dev_sc_other.jsonl|$OTHER15"; return; fi
+    printf '%s|\n' $D/test_sc_digits.jsonl $D/test_fsdd.jsonl $S/test_words20/manifest.jsonl
+    echo "$D/test_sc_commands.jsonl|$COMMANDS"
+    echo "$D/test_sc_other.jsonl|$OTHER15"
+  elif [ "$split" = dev ]; then
     printf '%s|\n' $D/dev.jsonl $D/dev_sc_seq.jsonl $D/dev_sc_strings.jsonl
     echo "$D/dev_sc_other.jsonl|$OTHER15"
   else

@@ -83,6 +83,9 @@ def _decoding_args(p, nbest: bool = True):
                    "other words come from the CMU dictionary or espeak-ng's guess")
     g.add_argument("--hotword", type=V.arg_hotword, action="append", default=None, metavar="WORD[:BONUS]",
                    help="boost a word that must not be missed (bonus in log units, default 3; repeatable)")
+    g.add_argument("--one-word", action="store_true",
+                   help="each stretch of speech is exactly one word of the list (--words, or the model's own): the most "
+                   "likely, by the exact CTC sum over its alignments; never empty (a voice command, an isolated word)")
     if nbest:
         g.add_argument("--nbest", type=V.arg_int(1, V.MAX_NBEST), default=None, metavar="K", help="also give the K best transcripts (--json)")
 
@@ -92,7 +95,8 @@ def _apply_decoding(rec, args) -> None:
     from .options import from_flags
     rec.set_decoding(from_flags(rec.default_options, greedy=args.greedy, beam_size=args.beam, lm=args.lm,
                                 alpha=args.alpha, beta=args.beta, words=args.words, words_file=args.words_file,
-                                lexicon=args.lexicon, hotwords=args.hotword, nbest=getattr(args, "nbest", None)))
+                                lexicon=args.lexicon, hotwords=args.hotword, nbest=getattr(args, "nbest", None),
+                                one_word=args.one_word))
 
 
 def _backend_arg(p):

@@ -450,6 +450,111 @@ class BeamSearchDecoder:
         return hyps[:max(nbest, 1)]
 
 
+class WordChoiceDecoder:
+    """Exactly one word of a closed list per utterance (a grammar of one word, as PocketSphinx's
+    ``public <s> = <w>;``): every spelling of every listed word (:meth:`Vocabulary.spellings`,
+    for phones each pronunciation in ``lexicon``) is scored by its exact CTC probability, the sum
+    over all its alignments, and the most likely word wins (a word's score is its best spelling's,
+    plus its ``hotwords`` bonus). No search, so nothing is pruned: the answer is never empty
+    unless the utterance is too short to hold any listed word. Frames are fed with :meth:`accept`,
+    chunk by chunk if wanted; :meth:`finalize` ranks the words."""
+
+    def __init__(self, vocab, words: list[str], hotwords: dict[str, float] | None = None, lexicon=None):
+        listed = list(dict.fromkeys(w for entry in words for w in entry.split()))
+        if not listed:
+            raise ConfigError("the word list is empty")
+        vocab.prepare(listed, lexicon)
+        self.vocab = vocab
+        self.blank = vocab.blank
+        self.bonus = {w: float((hotwords or {}).get(w, 0.0)) for w in listed}
+        seen: set[tuple] = set()
+        self._spellings: list[tuple[str, list[int]]] = []  # homophones: the word listed first
+        for w in listed:
+            for ids in vocab.spellings(w, lexicon):
+                if ids and tuple(ids) not in seen:
+                    seen.add(tuple(ids))
+                    self._spellings.append((w, ids))
+        if not self._spellings:
+            raise ConfigError("no word of the list can be spelled by this model")
+        self.reset()
+
+    def reset(self) -> None:
+        self._chunks: list[np.ndarray] = []
+
+    def fork(self) -> "WordChoiceDecoder":
+        twin = copy.copy(self)
+        twin._chunks = list(self._chunks)
+        return twin
+
+    def accept(self, log_probs) -> None:
+        lp = _as_numpy(log_probs)
+        if lp.ndim != 2 or lp.shape[1] != len(self.vocab):
+            raise ValueError(f"expected (T, {len(self.vocab)}) log-probabilities, got shape {tuple(lp.shape)}")
+        if lp.shape[0]:
+            self._chunks.append(lp)
+
+    def partial(self) -> str:
+        """The most likely word for the frames so far."""
+        hyps = self.finalize()
+        return hyps[0].text if hyps else ""
+
+    def finalize(self, nbest: int = 1) -> list[Hypothesis]:
+        """The ``nbest`` most likely words, best first (each with the unit ids and emission frames
+        of its best spelling's best alignment); [] when no word fits in the frames."""
+        if not self._chunks:
+            return []
+        lp = np.concatenate(self._chunks)
+        n, longest = len(self._spellings), max(len(ids) for _, ids in self._spellings)
+        targets = torch.zeros(n, longest, dtype=torch.long)
+        for k, (_, ids) in enumerate(self._spellings):
+            targets[k, :len(ids)] = torch.tensor(ids)
+        x = torch.from_numpy(lp)[:, None, :].expand(-1, n, -1)
+        nll = torch.nn.functional.ctc_loss(
+            x, targets, torch.full((n,), lp.shape[0], dtype=torch.long),
+            torch.tensor([len(ids) for _, ids in self._spellings]), blank=self.blank, reduction="none")
+        best: dict[str, tuple[float, list[int]]] = {}
+        for (w, ids), v in zip(self._spellings, (-nll).tolist()):
+            if math.isfinite(v) and (w not in best or v > best[w][0]):
+                best[w] = (v, ids)
+        ranked = sorted(best, key=lambda w: best[w][0] + self.bonus[w], reverse=True)[:max(nbest, 1)]
+        return [Hypothesis(w, best[w][0] + self.bonus[w], best[w][0], self.bonus[w], best[w][1],
+                           ctc_align(lp, best[w][1], self.blank)) for w in ranked]
+
+
+def ctc_align(log_probs, ids: list[int], blank: int = 0) -> list[int]:
+    """The frame at which each unit of ``ids`` is first emitted on the most likely CTC alignment
+    (Viterbi) of (T, V) ``log_probs``; ValueError when the frames are too few for the units."""
+    lp = _as_numpy(log_probs)
+    ext = [blank]
+    for i in ids:
+        ext += [i, blank]
+    S, T = len(ext), lp.shape[0]
+    ext_a = np.array(ext)
+    # a unit may follow the unit two states back unless it repeats it (then a blank must come between)
+    skip = np.zeros(S, dtype=bool)
+    skip[3::2] = ext_a[3::2] != ext_a[1:-2:2]
+    delta = np.full(S, NEG_INF)
+    delta[0] = lp[0, blank]
+    if S > 1:
+        delta[1] = lp[0, ext[1]]
+    back = np.zeros((T, S), dtype=np.int8)  # 0: stay, 1: from s-1, 2: from s-2
+    for t in range(1, T):
+        cands = np.stack([delta,
+                          np.concatenate([[NEG_INF], delta[:-1]]),
+                          np.where(skip, np.concatenate([[NEG_INF, NEG_INF], delta[:-2]]), NEG_INF)])
+        back[t] = cands.argmax(0)
+        delta = cands.max(0) + lp[t, ext_a]
+    s = S - 1 if S == 1 or delta[S - 1] >= delta[S - 2] else S - 2
+    if not math.isfinite(delta[s]):
+        raise ValueError(f"{T} frames cannot hold {len(ids)} units")
+    frames = [0] * len(ids)
+    for t in range(T - 1, -1, -1):
+        if s % 2:
+            frames[s // 2] = t  # ends at the earliest frame of the unit's run
+        s -= int(back[t, s])
+    return frames
+
+
 def beam_search(log_probs, vocab, nbest: int = 1, **kw) -> list[Hypothesis]:
     """Decode one utterance's (T, V) log-probabilities; ``kw`` go to :class:`BeamSearchDecoder`."""
     dec = BeamSearchDecoder(vocab, **kw)

@@ -34,6 +34,7 @@ class DecodeOptions:
     hotwords: dict[str, float] | None = checked(None, HOTWORDS)  # word -> bonus (natural-log units)
     nbest: int = checked(1, ints(1, MAX_NBEST))
     lexicon: str | None = None          # phone models: a file of pronunciations (lexicon.read_lexicon_file)
+    one_word: bool = False              # each speech segment is exactly one of ``words`` (decoding.WordChoiceDecoder)
 
     @classmethod
     def from_dict(cls, d: dict, base: "DecodeOptions | None" = None, name: str | None = None) -> "DecodeOptions":
@@ -64,7 +65,7 @@ class DecodeOptions:
 def from_flags(default: DecodeOptions, greedy: bool = False, beam_size: int | None = None, lm: str | None = None,
                alpha: float | None = None, beta: float | None = None, words: str | None = None,
                words_file: str | None = None, lexicon: str | None = None, hotwords=None,
-               nbest: int | None = None) -> DecodeOptions:
+               nbest: int | None = None, one_word: bool = False) -> DecodeOptions:
     """The options a command line asks for: the model's ``default`` (or greedy decoding, with
     ``greedy`` or ``beam_size=1``) with what the flags set on top; None is a flag not given.
     ``words`` (words separated by spaces) adds to the words of ``words_file``; ``hotwords`` are
@@ -74,6 +75,8 @@ def from_flags(default: DecodeOptions, greedy: bool = False, beam_size: int | No
     listed = read_word_list(words_file) if words_file else []
     if listed or words:
         given["words"] = listed + (words.split() if words else [])
+    if one_word:
+        given["one_word"] = True
     if hotwords:
         given["hotwords"] = {word: DecodeOptions.HOTWORD_BONUS if bonus is None else bonus for word, bonus in hotwords}
     for key, path, what in (("lexicon", lexicon, "lexicon"), ("lm", lm, "LM")):

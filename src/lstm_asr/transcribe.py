@@ -25,7 +25,7 @@ from .audio import read_stream
 from .checkpoint import load_model_files, resolve_alias
 from .chunking import ChunkedModel
 from .data import pad_waves
-from .decoding import BeamSearchDecoder, GreedyDecoder, word_spans
+from .decoding import BeamSearchDecoder, GreedyDecoder, WordChoiceDecoder, word_spans
 from .errors import AsrError, ConfigError
 from .segment import MAX_SEGMENT_S, Segment, Segmenter
 from .features import FeatureConfig, FilterBank
@@ -140,6 +140,10 @@ class Recognizer:
         if opts.beam_size == 1 and opts.searches:
             raise ConfigError("beam size 1 is greedy decoding (one path): a word list, LM, hotwords or n-best "
                               "need a beam of 2 or more")
+        if opts.one_word and not opts.words:
+            raise ConfigError("one word per segment needs a word list (--words) to choose from")
+        if opts.one_word and opts.lm:
+            raise ConfigError("one word per segment chooses from the word list alone: an LM does not apply")
         if opts.lexicon and opts.lexicon not in self._lexicons:
             if self.vocab.kind != "phones":
                 raise ConfigError(f"{opts.lexicon}: a lexicon is for phone models; this model's units are characters")
@@ -244,10 +248,14 @@ class Recognizer:
             return GreedyDecoder(self.vocab.blank)
         checked, template = self._checked
         if template is None or o != checked:
-            beam = max(o.beam, 4 * o.nbest if o.nbest > 1 else 1)  # give n-best room for distinct texts
-            template = BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None,
-                                         alpha=o.alpha, beta=o.beta, words=o.words, hotwords=o.hotwords,
-                                         lexicon=self._lexicons.get(o.lexicon) if o.lexicon else None)
+            lexicon = self._lexicons.get(o.lexicon) if o.lexicon else None
+            if o.one_word:
+                template = WordChoiceDecoder(self.vocab, o.words, hotwords=o.hotwords, lexicon=lexicon)
+            else:
+                beam = max(o.beam, 4 * o.nbest if o.nbest > 1 else 1)  # give n-best room for distinct texts
+                template = BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None,
+                                             alpha=o.alpha, beta=o.beta, words=o.words, hotwords=o.hotwords,
+                                             lexicon=lexicon)
             if o == checked:
                 self._checked = (checked, template)
         dec = template.fork()  # the template itself never decodes
@@ -259,6 +267,8 @@ class Recognizer:
         if isinstance(dec, GreedyDecoder):
             return dec.ids, dec.frames, " ".join(self.vocab.decode(dec.ids).split()), []
         hyps = dec.finalize(nbest=nbest)
+        if not hyps:  # one word per segment, and no listed word fits in its frames
+            return [], [], "", []
         return hyps[0].ids, hyps[0].frames, " ".join(hyps[0].text.split()), hyps
 
     def _options(self, options: DecodeOptions | None) -> DecodeOptions:

@@ -3,7 +3,7 @@
     GET  /             the web page (microphone with live text, file upload)
     GET  /health       200 {"status": "ok", "model": NAME, "streams": N, "words": [...] or null (the
                        model's own word list; null: any text), "units": "chars" or "phones"} while loaded
-    POST /v1/transcribe?words=W1,W2&beam=N     multipart field ``file`` (any format soundfile reads)
+    POST /v1/transcribe?words=W1,W2&beam=N&one_word=1     multipart field ``file`` (any format soundfile reads)
                        -> 200 {"text", "duration", "words": [{"word", "start", "end", "confidence"}],
                        "segments": [{"text", "start", "end"}]}
     WS   /v1/stream?sample_rate=R&words=..&beam=..   binary frames: little-endian int16 mono PCM at
@@ -75,19 +75,22 @@ class ClientError(Exception):
 
 
 def decode_options(rec, params, max_beam: int) -> DecodeOptions:
-    """Query parameters ``words`` (comma or space separated: only these words) and ``beam`` (beams
-    of the prefix search, at most ``max_beam``) on top of the model's own decoder -> DecodeOptions
-    checked against the model; ClientError 400."""
-    unknown = sorted(set(params) - {"words", "beam", "sample_rate"})
+    """Query parameters ``words`` (comma or space separated: only these words), ``beam`` (beams
+    of the prefix search, at most ``max_beam``) and ``one_word`` (1: each stretch of speech is
+    exactly one word of the list) on top of the model's own decoder -> DecodeOptions checked
+    against the model; ClientError 400."""
+    unknown = sorted(set(params) - {"words", "beam", "one_word", "sample_rate"})
     if unknown:
         shown = ", ".join(V.printable(u, 40) for u in unknown[:5])
-        raise ClientError(400, f"unknown query parameter(s): {shown} (expected words, beam)")
+        raise ClientError(400, f"unknown query parameter(s): {shown} (expected words, beam, one_word)")
     given = {}
     try:
         if params.get("words") is not None:
             given["words"] = V.query_words(params.get("words"))
         if params.get("beam") is not None:
             given["beam_size"] = V.query_int(params.get("beam"), "beam", 1, max_beam)
+        if params.get("one_word") is not None:
+            given["one_word"] = bool(V.query_int(params.get("one_word"), "one_word", 0, 1))
     except V.Invalid as e:
         raise ClientError(400, str(e)) from None
     try:

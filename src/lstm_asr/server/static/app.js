@@ -8,10 +8,13 @@ fetch("/health").then((r) => r.json()).then((h) => {
   if (h.units === "phones") $("words").placeholder = "any English words";
 }).catch(() => {});
 
-// the typed word list as a query parameter ("&words=..."), or "" for the model's own
+// the typed word list and the one-word box as query parameters ("words=...&one_word=1"), or "" for the model's own
 function wordsQuery() {
   const w = $("words").value.trim();
-  return w ? `words=${encodeURIComponent(w)}` : "";
+  const q = [];
+  if (w) q.push(`words=${encodeURIComponent(w)}`);
+  if ($("one-word").checked) q.push("one_word=1");
+  return q.join("&");
 }
 
 // ---------------------------------------------------------------- live
