@@ -7,7 +7,8 @@
 #                 config.yaml from scratch (5 epochs, peak lr 4e-3), then four passes from the best
 #                 weights (9 epochs at 2e-3, 12 at 1.5e-3, then 10 at 1e-3 and 10 at 7e-4 with the
 #                 babble among the noises on 40 % of clips): the schedule the shipped weights had
-#                 (pass 1 on an H200, 2.3 min; passes 2-5 on the 2-core CPU, 40 + 83 + 43 + 34 min, one thread)
+#                 (pass 1 on an H200, 2.3 min; passes 2-5 on the 2-core CPU, 40 + 83 + 43 + 34 min, one thread);
+#                 then the units' priors from 600 training clips into the model's config (lstm-asr priors)
 #   4 score       dev sets, then the test sets, into results/scores.jsonl (a variant: scores-holdout-S-no-other15.jsonl)
 # Options: SC=... FSDD=... (data), DEVICE=cpu|cuda. Each pass resumes after an interruption.
 # Held-out variants of the same recipe (data and runs get their own folders, -holdout-S / -no-other15):
@@ -53,6 +54,8 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
     --set augment.noise_prob=0.4 --set "augment.noise_files=[$noises]"
   pass pass5 --set train.init=$OUT/pass4/best --set train.lr=0.0007 --set train.warmup=0.02 --set train.epochs=10 \
     --set augment.noise_prob=0.4 --set "augment.noise_files=[$noises]"
+  # the units' priors, read by the decoder at scale 0.15 (chosen on dev: RESULTS.md, "Unit priors")
+  $LSTM_ASR priors -m $OUT/pass5/best --manifest $D/sc_train.jsonl --scale 0.15 --no-progress
   ln -sfn pass5/best $OUT/best
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then

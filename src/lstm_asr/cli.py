@@ -83,6 +83,9 @@ def _decoding_args(p, nbest: bool = True):
                    "other words come from the CMU dictionary or espeak-ng's guess")
     g.add_argument("--hotword", type=V.arg_hotword, action="append", default=None, metavar="WORD[:BONUS]",
                    help="boost a word that must not be missed (bonus in log units, default 3; repeatable)")
+    g.add_argument("--prior-scale", type=V.arg_float(0, 1), default=None, metavar="A",
+                   help="read the model's outputs divided by its unit priors to the power A (0: not; default: the "
+                   "model's own; needs priors, see `lstm-asr priors`)")
     g.add_argument("--one-word", action="store_true",
                    help="each stretch of speech is exactly one word of the list (--words, or the model's own): the most "
                    "likely, by the exact CTC sum over its alignments; never empty (a voice command, an isolated word)")
@@ -96,7 +99,7 @@ def _apply_decoding(rec, args) -> None:
     rec.set_decoding(from_flags(rec.default_options, greedy=args.greedy, beam_size=args.beam, lm=args.lm,
                                 alpha=args.alpha, beta=args.beta, words=args.words, words_file=args.words_file,
                                 lexicon=args.lexicon, hotwords=args.hotword, nbest=getattr(args, "nbest", None),
-                                one_word=args.one_word))
+                                one_word=args.one_word, prior_scale=args.prior_scale))
 
 
 def _backend_arg(p):
@@ -120,6 +123,27 @@ def cmd_export(args) -> int:
     rec = load_model(args.model)
     path = export_onnx(rec.model, args.out, int8=args.int8)
     print(f"{path}: {args.format}{' int8' if args.int8 else ''}, {os.path.getsize(path) / 1e6:.1f} MB", file=sys.stderr)
+    return 0
+
+
+def cmd_priors(args) -> int:
+    from tqdm import tqdm
+    from . import load_model
+    from .data import read_manifest
+    from .priors import estimate_log_priors, write_priors
+    if not os.path.isdir(args.model):
+        print(f"error: {args.model}: give a model directory to write into (a bundled model is read-only)", file=sys.stderr)
+        return 2
+    rec = load_model(args.model)
+    utts = read_manifest(args.manifest, require_text=False).utterances
+    n = min(args.clips, len(utts))
+    with tqdm(total=n, desc="priors", unit="clip", disable=not _progress(n, args)) as bar:
+        log_priors = estimate_log_priors(rec, utts, clips=args.clips, seed=args.seed,
+                                         progress=lambda k: bar.update(k - bar.n))
+    path = write_priors(args.model, log_priors, args.scale)
+    blank = math.exp(log_priors[rec.vocab.blank])
+    print(f"{path}: unit priors from {n} clips of {args.manifest} (blank {blank:.3f})"
+          + (f", prior scale {args.scale}" if args.scale is not None else ""), file=sys.stderr)
     return 0
 
 
@@ -675,6 +699,22 @@ def build_parser() -> argparse.ArgumentParser:
     _lookahead_arg(sv)
     _backend_arg(sv)
     sv.set_defaults(func=cmd_serve)
+    pr = _with_model(sub.add_parser("priors", parents=[common], help="estimate a model's unit priors (for --prior-scale)",
+                                    description="Run the model over clips of its training audio and write the mean "
+                                    "posterior of each unit into the model directory's config.json "
+                                    "(decoding.log_priors). With a prior scale a (--scale here, or --prior-scale when "
+                                    "decoding) the decoders read log p(unit|x) - a log p(unit): units the model rarely "
+                                    "emits, such as phones it heard only from synthetic voices, get a fairer hearing.",
+                                    epilog="example:\n  lstm-asr priors -m runs/x/best --manifest data/train.jsonl --scale 0.15",
+                                    formatter_class=argparse.RawDescriptionHelpFormatter))
+    pr.add_argument("--manifest", required=True, help="JSON Lines of training audio (texts are not used)")
+    pr.add_argument("--clips", type=V.arg_int(1), default=600, help="how many clips, drawn at random (default 600)")
+    pr.add_argument("--seed", type=V.arg_int(0, 2**32 - 1), default=0, help="seed of the draw (default 0)")
+    pr.add_argument("--scale", type=V.arg_float(0, 1), default=None, metavar="A",
+                    help="also make A the model's default prior scale (decoding.prior_scale)")
+    pr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pr.set_defaults(func=cmd_priors)
+
     da = sub.add_parser("data", parents=[common], help="data sets: import real corpora as manifests")
     da_sub = da.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     di = da_sub.add_parser("import", parents=[common], help="LibriSpeech / Common Voice / Kaldi data dir -> manifest",

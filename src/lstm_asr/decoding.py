@@ -30,8 +30,12 @@ def greedy_decode(log_probs: torch.Tensor, blank: int = 0) -> list[int]:
 
 
 class GreedyDecoder:
-    def __init__(self, blank: int = 0):
+    """``unit_bias``: (V,) added to every frame's log-probabilities before the choice (the units'
+    prior correction, :func:`prior_bias`), or None."""
+
+    def __init__(self, blank: int = 0, unit_bias=None):
         self.blank = blank
+        self.bias = None if unit_bias is None else torch.as_tensor(unit_bias, dtype=torch.float32)
         self.ids: list[int] = []
         self.frames: list[int] = []  # output frame index of each emitted unit
         self._prev = blank
@@ -45,7 +49,7 @@ class GreedyDecoder:
 
     def accept(self, log_probs: torch.Tensor) -> list[int]:
         """Feed (T, V) more frames; return the unit ids they added."""
-        best = log_probs.argmax(dim=-1).tolist()
+        best = (log_probs if self.bias is None else log_probs + self.bias.to(log_probs.device)).argmax(dim=-1).tolist()
         new = []
         for k in best:
             if k != self.blank and k != self._prev:
@@ -76,6 +80,17 @@ def _as_numpy(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().to("cpu", torch.float64).numpy()
     return np.asarray(x, dtype=np.float64)
+
+
+def prior_bias(log_priors, scale: float) -> np.ndarray | None:
+    """What a decoder adds to each frame's log-probabilities so that it reads
+    ``log p(unit | x) - scale * log p(unit)``: the CTC posteriors divided by the units' priors to
+    the power ``scale`` (as a hybrid HMM system reads its network's outputs). A unit the model
+    rarely emits (a phone heard only from synthetic voices) then gets a fairer hearing. None when
+    ``scale`` is 0."""
+    if not scale:
+        return None
+    return -float(scale) * np.asarray(log_priors, dtype=np.float64)
 
 
 @dataclass
@@ -153,6 +168,7 @@ class BeamSearchDecoder:
       the prefix turns away from it) so that it survives pruning.
     - ``beam_size`` prefixes are kept per frame; only units with log-probability >=
       ``prune_logp`` at a frame are tried as extensions there.
+    - ``unit_bias``: (V,) added to each frame's log-probabilities (:func:`prior_bias`), or None.
     - ``skip_blank``: in a run of frames whose blank has probability >= ``skip_blank``, only the
       first is decoded (the frames keep their indices, for word times). Most frames are such
       frames, and the ones skipped only multiply every prefix by nearly the same factor, so this
@@ -162,7 +178,7 @@ class BeamSearchDecoder:
 
     def __init__(self, vocab, beam_size: int = 16, lm=None, alpha: float = 0.5, beta: float = 1.0,
                  words: list[str] | None = None, hotwords: dict[str, float] | None = None,
-                 prune_logp: float = -12.0, lexicon=None, skip_blank: float | None = SKIP_BLANK):
+                 prune_logp: float = -12.0, lexicon=None, skip_blank: float | None = SKIP_BLANK, unit_bias=None):
         if beam_size < 1:
             raise ValueError("beam_size must be >= 1")
         if len(vocab) >= 0xD800:
@@ -176,6 +192,7 @@ class BeamSearchDecoder:
         self.alpha = alpha
         self.beta = beta
         self.prune_logp = prune_logp
+        self.bias = None if unit_bias is None else np.asarray(unit_bias, dtype=np.float64)
         if skip_blank is not None and not 0.0 < skip_blank < 1.0:
             raise ValueError("skip_blank must be a probability strictly between 0 and 1, or None")
         self._skip_logp = math.log(skip_blank) if skip_blank is not None else math.inf
@@ -262,7 +279,7 @@ class BeamSearchDecoder:
         after = np.concatenate([[self._quiet], quiet[:-1]])
         kept = np.flatnonzero(~(quiet & after))  # a blank frame after another is skipped
         self._quiet = bool(quiet[-1])
-        lp = lp[kept]
+        lp = lp[kept] if self.bias is None else lp[kept] + self.bias  # skipping reads the posteriors themselves
         rows = lp.tolist()
         order = np.argsort(-lp, axis=1, kind="stable")
         ok = np.take_along_axis(lp, order, axis=1) >= self.prune_logp
@@ -457,9 +474,12 @@ class WordChoiceDecoder:
     over all its alignments, and the most likely word wins (a word's score is its best spelling's,
     plus its ``hotwords`` bonus). No search, so nothing is pruned: the answer is never empty
     unless the utterance is too short to hold any listed word. Frames are fed with :meth:`accept`,
-    chunk by chunk if wanted; :meth:`finalize` ranks the words."""
+    chunk by chunk if wanted; :meth:`finalize` ranks the words. ``unit_bias`` as
+    :class:`BeamSearchDecoder`'s."""
 
-    def __init__(self, vocab, words: list[str], hotwords: dict[str, float] | None = None, lexicon=None):
+    def __init__(self, vocab, words: list[str], hotwords: dict[str, float] | None = None, lexicon=None,
+                 unit_bias=None):
+        self.bias = None if unit_bias is None else np.asarray(unit_bias, dtype=np.float64)
         listed = list(dict.fromkeys(w for entry in words for w in entry.split()))
         if not listed:
             raise ConfigError("the word list is empty")
@@ -491,7 +511,7 @@ class WordChoiceDecoder:
         if lp.ndim != 2 or lp.shape[1] != len(self.vocab):
             raise ValueError(f"expected (T, {len(self.vocab)}) log-probabilities, got shape {tuple(lp.shape)}")
         if lp.shape[0]:
-            self._chunks.append(lp)
+            self._chunks.append(lp if self.bias is None else lp + self.bias)
 
     def partial(self) -> str:
         """The most likely word for the frames so far."""

@@ -35,6 +35,8 @@ class DecodeOptions:
     nbest: int = checked(1, ints(1, MAX_NBEST))
     lexicon: str | None = None          # phone models: a file of pronunciations (lexicon.read_lexicon_file)
     one_word: bool = False              # each speech segment is exactly one of ``words`` (decoding.WordChoiceDecoder)
+    prior_scale: float = checked(0.0, reals(0.0, 1.0))  # a: the decoder reads log p(unit|x) - a log p(unit)
+    log_priors: list[float] | None = checked(None, reals())  # log p(unit): the model's own (lstm-asr priors)
 
     @classmethod
     def from_dict(cls, d: dict, base: "DecodeOptions | None" = None, name: str | None = None) -> "DecodeOptions":
@@ -65,13 +67,14 @@ class DecodeOptions:
 def from_flags(default: DecodeOptions, greedy: bool = False, beam_size: int | None = None, lm: str | None = None,
                alpha: float | None = None, beta: float | None = None, words: str | None = None,
                words_file: str | None = None, lexicon: str | None = None, hotwords=None,
-               nbest: int | None = None, one_word: bool = False) -> DecodeOptions:
+               nbest: int | None = None, one_word: bool = False, prior_scale: float | None = None) -> DecodeOptions:
     """The options a command line asks for: the model's ``default`` (or greedy decoding, with
     ``greedy`` or ``beam_size=1``) with what the flags set on top; None is a flag not given.
     ``words`` (words separated by spaces) adds to the words of ``words_file``; ``hotwords`` are
-    (word, bonus or None) pairs; ``lm`` and ``lexicon`` must name files."""
+    (word, bonus or None) pairs; ``lm`` and ``lexicon`` must name files. The model's unit priors
+    (``log_priors``) stay with any decoder; ``prior_scale`` says how much they count."""
     given = {key: value for key, value in (("beam_size", beam_size), ("alpha", alpha), ("beta", beta),
-                                           ("nbest", nbest)) if value is not None}
+                                           ("nbest", nbest), ("prior_scale", prior_scale)) if value is not None}
     listed = read_word_list(words_file) if words_file else []
     if listed or words:
         given["words"] = listed + (words.split() if words else [])
@@ -84,6 +87,8 @@ def from_flags(default: DecodeOptions, greedy: bool = False, beam_size: int | No
             if not Path(path).is_file():
                 raise ConfigError(f"{path}: no such {what} file")
             given[key] = path
+    if default.log_priors is not None:  # the model's own, whatever the decoder
+        given["log_priors"] = default.log_priors
     return DecodeOptions.from_dict(given, None if greedy or beam_size == 1 else default)
 
 

@@ -25,7 +25,7 @@ from .audio import read_stream
 from .checkpoint import load_model_files, resolve_alias
 from .chunking import ChunkedModel
 from .data import pad_waves
-from .decoding import BeamSearchDecoder, GreedyDecoder, WordChoiceDecoder, word_spans
+from .decoding import BeamSearchDecoder, GreedyDecoder, WordChoiceDecoder, prior_bias, word_spans
 from .errors import AsrError, ConfigError
 from .segment import MAX_SEGMENT_S, Segment, Segmenter
 from .features import FeatureConfig, FilterBank
@@ -144,6 +144,11 @@ class Recognizer:
             raise ConfigError("one word per segment needs a word list (--words) to choose from")
         if opts.one_word and opts.lm:
             raise ConfigError("one word per segment chooses from the word list alone: an LM does not apply")
+        if opts.log_priors is not None and len(opts.log_priors) != len(self.vocab):
+            raise ConfigError(f"log_priors has {len(opts.log_priors)} values; the model has {len(self.vocab)} units")
+        if opts.prior_scale and opts.log_priors is None:
+            raise ConfigError("a prior scale needs the model's unit priors, and this model has none "
+                              "(lstm-asr priors -m MODEL_DIR --manifest TRAINING.jsonl estimates them)")
         if opts.lexicon and opts.lexicon not in self._lexicons:
             if self.vocab.kind != "phones":
                 raise ConfigError(f"{opts.lexicon}: a lexicon is for phone models; this model's units are characters")
@@ -244,18 +249,19 @@ class Recognizer:
         return self._best(dec)[2]
 
     def _new_decoder(self, o: DecodeOptions):
+        bias = prior_bias(o.log_priors, o.prior_scale)
         if o.greedy:
-            return GreedyDecoder(self.vocab.blank)
+            return GreedyDecoder(self.vocab.blank, unit_bias=bias)
         checked, template = self._checked
         if template is None or o != checked:
             lexicon = self._lexicons.get(o.lexicon) if o.lexicon else None
             if o.one_word:
-                template = WordChoiceDecoder(self.vocab, o.words, hotwords=o.hotwords, lexicon=lexicon)
+                template = WordChoiceDecoder(self.vocab, o.words, hotwords=o.hotwords, lexicon=lexicon, unit_bias=bias)
             else:
                 beam = max(o.beam, 4 * o.nbest if o.nbest > 1 else 1)  # give n-best room for distinct texts
                 template = BeamSearchDecoder(self.vocab, beam_size=beam, lm=self._lms.get(o.lm) if o.lm else None,
                                              alpha=o.alpha, beta=o.beta, words=o.words, hotwords=o.hotwords,
-                                             lexicon=lexicon)
+                                             lexicon=lexicon, unit_bias=bias)
             if o == checked:
                 self._checked = (checked, template)
         dec = template.fork()  # the template itself never decodes
