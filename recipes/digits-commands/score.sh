@@ -4,13 +4,16 @@
 # sent_acc, wer, ci95 of sent_acc and wer (resampled by speaker), date.
 #   bash recipes/digits-commands/score.sh dev  MODEL_DIR...  >> results/x.jsonl   # choosing
 #   bash recipes/digits-commands/score.sh test MODEL_DIR...  >> results/x.jsonl   # once, after choosing
+#   D=data/digits-commands-holdout-S-no-other15 bash recipes/digits-commands/score.sh loso MODEL_DIR   # FSDD's S left out
 # Sets (D=data/digits-commands from prepare.py, or a held-out variant's folder; data/synth from synth_corpus.py):
 #   dev:  dev (20 words, singles + strings), dev_sc_seq, dev_sc_strings; dev_sc_other with --words of the 15
 #   test: test_sc_digits, test_fsdd (singles), test_sc_seq, test_fsdd_seq, test_sc_strings (strings),
 #         test_sc_commands with --words of the ten commands, test_sc_other with --words of the 15,
 #         synth test_words20 and test_fluent (held-out synthetic voices)
+#   loso: test_fsdd and test_fsdd_seq (a held-out variant's: all of its left-out FSDD speaker), each with the
+#         model's own words and with --words of the ten digits (PocketSphinx's grammar for them)
 # ONE_WORD=1: only the single-word sets (dev: dev_sc_other; test: test_sc_digits, test_fsdd, test_sc_commands,
-# test_sc_other, synth test_words20), each decoded one word per stretch of speech (--one-word, as PocketSphinx's
+# test_sc_other, synth test_words20; loso: test_fsdd with both lists), each decoded one word per stretch of speech (--one-word, as PocketSphinx's
 # one-word grammar); the line has "one_word": true.
 # JOBS (default 2) evaluations run at once, each on one thread. BACKEND=onnx|onnx-int8: what runs the
 # model (default torch; the line's "backend" says); HYPS=DIR: each set's transcripts into DIR/SET.jsonl.
@@ -20,6 +23,7 @@ LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
 D=${D:-data/digits-commands}
 S=data/synth
 COMMANDS="yes no up down left right on off stop go"
+DIGITS="zero one two three four five six seven eight nine"
 OTHER15="bed bird cat dog happy house marvin sheila tree wow backward forward follow learn visual"
 split=$1
 shift
@@ -35,7 +39,10 @@ one() {  # MODEL MANIFEST [WORDS]
       "$name" "$model" "$words" "${BACKEND:-}" "${ONE_WORD:-}"
 }
 sets() {  # MODEL -> lines "MANIFEST|WORDS"
-  if [ -n "${ONE_WORD:-}" ]; then
+  if [ "$split" = loso ]; then
+    printf '%s\n' "$D/test_fsdd.jsonl|" "$D/test_fsdd.jsonl|$DIGITS"
+    [ -n "${ONE_WORD:-}" ] || printf '%s\n' "$D/test_fsdd_seq.jsonl|" "$D/test_fsdd_seq.jsonl|$DIGITS"
+  elif [ -n "${ONE_WORD:-}" ]; then
     if [ "$split" = dev ]; then echo "$D/dev_sc_other.jsonl|$OTHER15"; return; fi
     printf '%s|\n' $D/test_sc_digits.jsonl $D/test_fsdd.jsonl $S/test_words20/manifest.jsonl
     echo "$D/test_sc_commands.jsonl|$COMMANDS"
