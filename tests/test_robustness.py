@@ -222,8 +222,10 @@ def test_adapt_writes_a_model_that_transcribes_and_learns_the_voice(tmp_path):
     assert out.strip() == str(tmp_path / "me")
     conf = json.loads((tmp_path / "me" / "config.json").read_text())
     assert conf["name"].endswith("-adapted") and conf["decoding"]["words"]
-    # the adapted model's loss on the adaptation recordings is lower than the original's
     import lstm_asr
+    own = lstm_asr.load_model().default_options  # the source's decoder, its unit priors included
+    assert conf["decoding"]["log_priors"] == own.log_priors and conf["decoding"]["prior_scale"] == own.prior_scale
+    # the adapted model's loss on the adaptation recordings is lower than the original's
     from lstm_asr.audio import load_audio
     def ctc_loss(rec):
         waves = [load_audio(r["audio"]) for r in rows[:10]]
