@@ -6,7 +6,7 @@
     POST /v1/transcribe?words=W1,W2&beam=N&one_word=1     multipart field ``file`` (any format soundfile reads)
                        -> 200 {"text", "duration", "words": [{"word", "start", "end", "confidence"}],
                        "segments": [{"text", "start", "end"}]}
-    WS   /v1/stream?sample_rate=R&words=..&beam=..   binary frames: little-endian int16 mono PCM at
+    WS   /v1/stream?sample_rate=R&words=..&beam=..&one_word=..   binary frames: little-endian int16 mono PCM at
                        R Hz (any even byte count; ``sample_rate`` is required); text frame
                        {"event": "end"} when done. The server sends {"type": "partial", "text"} and
                        {"type": "final", "text", "start", "end", "words"}; after the end event its last
