@@ -19,12 +19,14 @@ from pathlib import Path
 
 
 def model_label(model: str | None) -> str:
-    """The model's name (or directory) and the first 12 hex digits of its weights' SHA-256: a
-    bundled name is not enough once the bundled model has been replaced."""
+    """The model's name (or directory), the first 12 hex digits of its weights' SHA-256 (a bundled
+    name is not enough once the bundled model has been replaced) and its prior scale, if any (the
+    same weights decode differently with the units' priors)."""
     from lstm_asr.checkpoint import DEFAULT_MODEL, resolve_model
     path = resolve_model(model)
     digest = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()[:12]
-    return f"{model or DEFAULT_MODEL} (weights sha256 {digest})"
+    scale = (json.loads((path / "config.json").read_text(encoding="utf-8")).get("decoding") or {}).get("prior_scale")
+    return f"{model or DEFAULT_MODEL} (weights sha256 {digest}{f', priors {scale}' if scale else ''})"
 
 
 def main(argv=None) -> None:
