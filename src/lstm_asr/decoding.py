@@ -82,6 +82,16 @@ def _as_numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+def _listed_words(vocab, words, lexicon) -> list[str]:
+    """A word list's words (entries with spaces split), each once in order, with ``vocab`` ready to
+    spell them (:meth:`Vocabulary.prepare`); ConfigError when there is none."""
+    listed = list(dict.fromkeys(w for entry in words for w in entry.split()))
+    if not listed:
+        raise ConfigError("the word list is empty")
+    vocab.prepare(listed, lexicon)
+    return listed
+
+
 def prior_bias(log_priors, scale: float) -> np.ndarray | None:
     """What a decoder adds to each frame's log-probabilities so that it reads
     ``log p(unit | x) - scale * log p(unit)``: the CTC posteriors divided by the units' priors to
@@ -201,10 +211,7 @@ class BeamSearchDecoder:
         self._words: dict[str, str] | None = None  # spelling key -> word
         self._prefixes: set[str] = set()
         if words is not None:
-            listed = list(dict.fromkeys(w for entry in words for w in entry.split()))
-            if not listed:
-                raise ConfigError("the word list is empty")
-            vocab.prepare(listed, lexicon)
+            listed = _listed_words(vocab, words, lexicon)
             self._words = {}
             for w in listed:
                 for key in self._keys(w):
@@ -480,10 +487,7 @@ class WordChoiceDecoder:
     def __init__(self, vocab, words: list[str], hotwords: dict[str, float] | None = None, lexicon=None,
                  unit_bias=None):
         self.bias = None if unit_bias is None else np.asarray(unit_bias, dtype=np.float64)
-        listed = list(dict.fromkeys(w for entry in words for w in entry.split()))
-        if not listed:
-            raise ConfigError("the word list is empty")
-        vocab.prepare(listed, lexicon)
+        listed = _listed_words(vocab, words, lexicon)
         self.vocab = vocab
         self.blank = vocab.blank
         self.bonus = {w: float((hotwords or {}).get(w, 0.0)) for w in listed}

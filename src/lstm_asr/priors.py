@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import read_file, to_model_input
+from .audio import load_audio
 from .errors import ConfigError
 from .output import dumps, write_atomic
 
@@ -37,11 +37,7 @@ def estimate_log_priors(rec, utterances, clips: int = 600, seed: int = 0, progre
     total = torch.zeros(len(rec.vocab), dtype=torch.float64)
     frames = 0
     for i in range(0, len(chosen), BATCH):
-        waves = []
-        for u in chosen[i:i + BATCH]:
-            wave, rate = read_file(u.audio)
-            waves.append(to_model_input(wave, rate, u.audio))
-        out, lengths = rec.posteriors(waves)
+        out, lengths = rec.posteriors([load_audio(u.audio) for u in chosen[i:i + BATCH]])
         for j, n in enumerate(lengths.tolist()):
             total += out[j, :n].double().exp().sum(0)
             frames += n
