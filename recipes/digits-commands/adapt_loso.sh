@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A left-out FSDD speaker's own recordings as a user would give them to `lstm-asr adapt`: the fold's model
+# (HOLDOUT=S NO_OTHER15=1) adapted on 50 of S's clips (file indices 0-4 of each digit), then scored on 400
+# others (indices 10-49), ten-digit grammar. One JSON line per variant:
+#   none    the fold's model as it is
+#   labels  adapted on the 50 clips with their transcripts (lstm-asr adapt, its defaults)
+#   pseudo  adapted on the same clips labelled by the model itself (--one-word over the ten digits): no transcripts
+#   bash recipes/digits-commands/adapt_loso.sh S >> recipes/digits-commands/results/adapt_loso.jsonl
+set -euo pipefail
+S=$1
+PY=${PYTHON:-.venv/bin/python}
+LSTM_ASR=${LSTM_ASR:-.venv/bin/lstm-asr}
+M=runs/digits-commands-holdout-$S-no-other15/best
+W="zero one two three four five six seven eight nine"
+[ -d "$M" ] || { echo "adapt_loso.sh: no model $M (train the fold: HOLDOUT=$S NO_OTHER15=1 bash recipes/digits-commands/run.sh)" >&2; exit 2; }
+O=$(mktemp -d)
+trap 'rm -rf "$O"' EXIT
+$PY - "data/digits-commands-holdout-$S-no-other15/test_fsdd.jsonl" "$O" <<'PY'
+import json, re, sys
+rows = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+index = lambda r: int(re.search(r"_(\d+)\.\w+$", r["audio"]).group(1))  # noqa: E731
+for name, keep in (("labels", lambda i: i < 5), ("test", lambda i: i >= 10)):
+    with open(f"{sys.argv[2]}/{name}.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows if keep(index(r)))
+PY
+score() {  # MODEL VARIANT
+  OMP_NUM_THREADS=1 $LSTM_ASR evaluate --threads 1 -m "$1" --manifest "$O/test.jsonl" --words "$W" --json --no-progress \
+    | $PY -c "import json,sys,datetime; d=json.load(sys.stdin); print(json.dumps({'speaker': sys.argv[1], 'adapt': sys.argv[2], 'adapt_clips': 50, 'n': d['n'], 'sent_acc': round(d['sent_acc'], 4), 'date': str(datetime.date.today())}))" "$S" "$2"
+}
+score "$M" none
+OMP_NUM_THREADS=1 $LSTM_ASR transcribe --threads 1 -m "$M" --words "$W" --one-word --json \
+  $($PY -c "import json,sys; print(' '.join(json.loads(l)['audio'] for l in open(sys.argv[1])))" "$O/labels.jsonl") \
+  | $PY -c "import json,sys; [print(json.dumps({'audio': d['audio'], 'text': d['text']})) for d in map(json.loads, sys.stdin) if d['text']]" > "$O/pseudo.jsonl"
+for kind in labels pseudo; do
+  OMP_NUM_THREADS=1 $LSTM_ASR adapt --threads 1 -m "$M" --manifest "$O/$kind.jsonl" --out "$O/m-$kind" --no-progress \
+    > "$O/adapt.log" 2>&1 || { cat "$O/adapt.log" >&2; exit 1; }
+  score "$O/m-$kind" "$kind"
+done
