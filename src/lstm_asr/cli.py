@@ -20,11 +20,11 @@ from . import validate as V
 
 EPILOG = """examples:
   lstm-asr transcribe samples/*.wav                 one transcript per file (bundled default model)
-  lstm-asr transcribe --words "yes no" clip.wav     only these words (of the model's twenty)
+  lstm-asr transcribe --words "lights fan off" clip.wav   only these words: any English words
+  lstm-asr transcribe --words "yes no" --one-word clip.wav  exactly one of them per stretch of speech
   lstm-asr transcribe -o out -f srt clip.wav        out/clip.srt: subtitles from word timestamps
   cat clip.wav | lstm-asr transcribe -              standard input
   lstm-asr transcribe --json clip.flac              {"audio": ..., "text": ..., "duration": ...}
-  lstm-asr transcribe --words "one two three" clip.wav   only these words (beam search)
   lstm-asr transcribe --json --nbest 3 clip.wav     word timestamps/confidences and the 3 best texts
   lstm-asr transcribe --json hour.flac              long audio: one JSON line per segment (start, end)
   lstm-asr lm build corpus.txt -o lm.arpa           n-gram LM for --lm (with --alpha, --beta)
@@ -76,7 +76,7 @@ def _decoding_args(p, nbest: bool = True):
     g.add_argument("--lm", default=None, metavar="ARPA", help="n-gram word LM (ARPA; build one with `lstm-asr lm build`)")
     g.add_argument("--alpha", type=V.arg_float(), default=None, help="LM weight (default 0.5)")
     g.add_argument("--beta", type=V.arg_float(), default=None, help="word insertion bonus with an LM (default 1.0)")
-    g.add_argument("--words", type=V.arg_words, default=None, metavar='"W1 W2 ..."', help="only output these words")
+    g.add_argument("--words", type=V.arg_words, default=None, metavar='"W1 W2 ..."', help="only output these words (a phone model such as the default reads any English word: the CMU dictionary, a hyphenated word by its parts, else espeak-ng's guess)")
     g.add_argument("--words-file", type=V.arg_nonempty, default=None, metavar="FILE", help="only output the words in FILE (whitespace separated)")
     g.add_argument("--lexicon", type=V.arg_nonempty, default=None, metavar="FILE",
                    help="phone models: your pronunciations, lines 'WORD PH PH ...' in ARPAbet (e.g. 'kubectl K Y UW B K AH T AH L'); "
