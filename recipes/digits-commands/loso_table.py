@@ -43,10 +43,10 @@ def main(argv=None):
     new = load(args.results / "priors_new_words.jsonl", lambda d: (fold_of(d["model"]), d["set"]))
     folds = sorted({k[0] for k in ours if k[0]})
 
+    tables = {"ours": ours, "ps": ps, "new": new}
+
     def value(fold, source, name, words, one_word, measure):
-        d = {"ours": lambda: ours.get((fold, name, words, one_word)),
-             "ps": lambda: ps.get((fold, name)),
-             "new": lambda: new.get((fold, name))}[source]()
+        d = tables[source].get((fold, name, words, one_word) if source == "ours" else (fold, name))
         return None if d is None else 100 * (d["sent_acc"] if measure == "acc" else d["wer"])
 
     rows = {f: [value(f, *c[1:]) for c in COLUMNS] for f in folds}

@@ -31,6 +31,7 @@ from .normalize import normalize_text
 PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
           "UH UW V W Y Z ZH").split()
 _PHONE_SET = frozenset(PHONES)
+MAX_COMPOUND_VARIANTS = 8  # pronunciations of a hyphenated word built from its parts' variants
 
 # espeak-ng --ipa symbols -> ARPAbet (longest match first); stress, length and syllable marks dropped
 _IPA = {
@@ -42,8 +43,6 @@ _IPA = {
     "θ": "TH", "ð": "DH", "s": "S", "z": "Z", "ʃ": "SH", "ʒ": "ZH", "h": "HH", "x": "HH", "m": "M",
     "n": "N", "ŋ": "NG", "l": "L", "ɫ": "L", "ɹ": "R", "r": "R", "ɾ": "T", "w": "W", "j": "Y",
 }
-MAX_COMPOUND_VARIANTS = 8  # pronunciations of a hyphenated word built from its parts' variants
-
 _IPA_KEYS = sorted(_IPA, key=len, reverse=True)
 _IPA_SKIP = set("ˈˌːˑ.‿-_ \u0329\u032f\u0303")
 
