@@ -43,3 +43,9 @@ def test_rows_per_fold_and_the_mean_over_complete_folds(tmp_path):
     assert out[4].startswith("| carl | – | 50.0 % | – |")
     assert out[5] == ("| **mean of 2** | **60.0 %** | **70.0 %** | **70.0 %** | **50.0 %** | **30.0 %** "
                       "| **40.0 %** | **60.0 %** |")
+
+
+def test_a_missing_results_file_is_one_line():
+    res = subprocess.run([sys.executable, str(SCRIPT), "--results", "/nonexistent"], capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "/nonexistent/loso_priors.jsonl: no such file" in res.stderr.splitlines()[-1]

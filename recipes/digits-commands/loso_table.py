@@ -37,6 +37,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args(argv)
+    for name in ("loso_priors.jsonl", "pocketsphinx_loso.jsonl", "priors_new_words.jsonl"):
+        if not (args.results / name).is_file():
+            ap.error(f"{args.results / name}: no such file (score.sh loso and pocketsphinx_bench.py write it)")
     ours = load(args.results / "loso_priors.jsonl",
                 lambda d: (fold_of(d["model"]), d["set"], d["words"], bool(d.get("one_word"))))
     ps = load(args.results / "pocketsphinx_loso.jsonl", lambda d: (fold_of(d["manifest"]), ps_key(d)))
