@@ -49,3 +49,36 @@ def test_a_missing_results_file_is_one_line():
     res = subprocess.run([sys.executable, str(SCRIPT), "--results", "/nonexistent"], capture_output=True, text=True)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "/nonexistent/loso_priors.jsonl: no such file" in res.stderr.splitlines()[-1]
+
+
+def sc(name, acc, wer, model="runs/x/best"):
+    return {"set": name, "model": model, "words": "default", "n": 45, "sent_acc": acc, "wer": wer}
+
+
+SC_SETS = ("test_sc_digits", "test_sc_commands", "test_sc_seq", "test_sc_strings", "synth_test_words20",
+           "synth_test_fluent")
+
+
+def test_sc_table_rows_the_default_model_then_each_fold_with_mean_and_range(tmp_path):
+    write(tmp_path / "priors_test.jsonl", [sc(s, 0.9, 0.1) for s in SC_SETS])
+    write(tmp_path / "scores-holdout-anna-no-other15.jsonl", [sc(s, 0.8, 0.2) for s in SC_SETS])
+    # bob: an earlier pass's lines, then its last pass; a priors_test file overrides one set
+    write(tmp_path / "scores-holdout-bob-no-other15.jsonl",
+          [sc(s, 0.1, 0.9) for s in SC_SETS] + [sc(s, 0.6, 0.4) for s in SC_SETS])
+    write(tmp_path / "priors_test-holdout-bob-no-other15.jsonl", [sc("test_sc_digits", 0.7, 0.3)])
+    write(tmp_path / "scores-holdout-carl-no-other15.jsonl", [sc("test_sc_digits", 0.5, 0.5)])  # in part only
+    out = subprocess.run([sys.executable, str(SCRIPT), "--results", str(tmp_path), "--sc"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[2] == "| default model | 90.0 % | 90.0 % | 10.0 % | 10.0 % | 90.0 % | 10.0 % |"
+    assert out[3] == "| fold anna | 80.0 % | 80.0 % | 20.0 % | 20.0 % | 80.0 % | 20.0 % |"
+    assert out[4] == "| fold bob | 70.0 % | 60.0 % | 40.0 % | 40.0 % | 60.0 % | 40.0 % |"
+    assert out[5] == "| fold carl | 50.0 % | – | – | – | – | – |"
+    assert out[6].startswith("| **mean of 2 folds** | **75.0 %** | **70.0 %** | **30.0 %** |")
+    assert out[7].startswith("| range of 2 folds | 70.0-80.0 % | 60.0-80.0 % | 20.0-40.0 % |")
+
+
+def test_sc_table_without_the_default_models_scores_is_one_line(tmp_path):
+    res = subprocess.run([sys.executable, str(SCRIPT), "--results", str(tmp_path), "--sc"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "priors_test.jsonl: no such file" in res.stderr.splitlines()[-1]

@@ -1,12 +1,18 @@
 """The FSDD leave-one-speaker-out table: each held-out fold, then the mean over the folds scored.
 
-    python recipes/digits-commands/loso_table.py [--results recipes/digits-commands/results]
+    python recipes/digits-commands/loso_table.py [--results recipes/digits-commands/results] [--sc]
 
 A fold is the recipe run with HOLDOUT=S NO_OTHER15=1 (run.sh), scored by `score.sh loso` (and
 `ONE_WORD=1`) into results/loso_priors.jsonl; PocketSphinx (ten-digit grammar) is read from
 results/pocketsphinx_loso.jsonl and the 15 words from text (`--one-word --prior-scale 0.5`) from
 results/priors_new_words.jsonl. The last line for each (fold, set, word list) counts. A fold
 appears once `score.sh loso` has scored it; the mean row is over the folds with every column.
+
+--sc: instead, the same fold models on the Speech Commands test speakers and held-out synthetic
+voices (`score.sh test`: results/scores-holdout-S-no-other15.jsonl, then
+priors_test-holdout-S-no-other15.jsonl where one exists, the last line per set counting) beside the
+default model (results/priors_test.jsonl): every fold model trains on the same Speech Commands
+speakers, so their spread on these sets is the spread between runs of one recipe.
 """
 import argparse
 import json
@@ -26,6 +32,14 @@ COLUMNS = [  # header, source, set, word list ("default" = the model's 20 words)
     ("PocketSphinx strings WER", "ps", "test_fsdd_seq", None, None, "wer"),
     ("the 15 words from text", "new", "test_sc_other", None, None, "acc"),
 ]
+SC_COLUMNS = [  # header, set, measure
+    ("SC digits", "test_sc_digits", "acc"),
+    ("ten commands", "test_sc_commands", "acc"),
+    ("digit strings WER", "test_sc_seq", "wer"),
+    ("20-word strings WER", "test_sc_strings", "wer"),
+    ("synthetic voices, 20 words", "synth_test_words20", "acc"),
+    ("fluent strings WER", "synth_test_fluent", "wer"),
+]
 
 
 def fold_of(name):
@@ -33,10 +47,48 @@ def fold_of(name):
     return m.group(1) if m else None
 
 
+def percent(d, measure):
+    return None if d is None else 100 * (d["sent_acc"] if measure == "acc" else d["wer"])
+
+
+def cells(values):
+    return " | ".join("–" if v is None else f"{v:.1f} %" for v in values)
+
+
+def sc_table(ap, results):
+    if not (results / "priors_test.jsonl").is_file():
+        ap.error(f"{results / 'priors_test.jsonl'}: no such file (score.sh test writes it)")
+    by_set = lambda d: d["set"]  # noqa: E731
+    shipped = load(results / "priors_test.jsonl", by_set)
+    folds = {}
+    for path in sorted(results.glob("scores-holdout-*-no-other15.jsonl")):
+        fold = fold_of(path.name)
+        folds[fold] = load(path, by_set)
+        extra = results / f"priors_test-holdout-{fold}-no-other15.jsonl"
+        if extra.is_file():
+            folds[fold].update(load(extra, by_set))
+    print("| model | " + " | ".join(c[0] for c in SC_COLUMNS) + " |")
+    print("|---" * (len(SC_COLUMNS) + 1) + "|")
+    print("| default model | " + cells(percent(shipped.get(s), m) for _, s, m in SC_COLUMNS) + " |")
+    rows = {f: [percent(t.get(s), m) for _, s, m in SC_COLUMNS] for f, t in folds.items()}
+    for f, row in rows.items():
+        print(f"| fold {f} | " + cells(row) + " |")
+    full = [row for row in rows.values() if None not in row]
+    if full:
+        cols = list(zip(*full))
+        print(f"| **mean of {len(full)} folds** | " + " | ".join(f"**{sum(c) / len(c):.1f} %**" for c in cols) + " |")
+        print(f"| range of {len(full)} folds | " + " | ".join(f"{min(c):.1f}-{max(c):.1f} %" for c in cols) + " |")
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--sc", action="store_true",
+                    help="the fold models on the Speech Commands test speakers, beside the default model")
     args = ap.parse_args(argv)
+    if args.sc:
+        return sc_table(ap, args.results)
     for name in ("loso_priors.jsonl", "pocketsphinx_loso.jsonl", "priors_new_words.jsonl"):
         if not (args.results / name).is_file():
             ap.error(f"{args.results / name}: no such file (score.sh loso and pocketsphinx_bench.py write it)")
@@ -49,14 +101,13 @@ def main(argv=None):
     tables = {"ours": ours, "ps": ps, "new": new}
 
     def value(fold, source, name, words, one_word, measure):
-        d = tables[source].get((fold, name, words, one_word) if source == "ours" else (fold, name))
-        return None if d is None else 100 * (d["sent_acc"] if measure == "acc" else d["wer"])
+        return percent(tables[source].get((fold, name, words, one_word) if source == "ours" else (fold, name)), measure)
 
     rows = {f: [value(f, *c[1:]) for c in COLUMNS] for f in folds}
     print("| left-out FSDD speaker | " + " | ".join(c[0] for c in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
     for f in folds:
-        print(f"| {f} | " + " | ".join("–" if v is None else f"{v:.1f} %" for v in rows[f]) + " |")
+        print(f"| {f} | " + cells(rows[f]) + " |")
     full = [rows[f] for f in folds if None not in rows[f]]
     if full:
         means = [sum(col) / len(full) for col in zip(*full)]
