@@ -602,7 +602,10 @@ def build_parser() -> argparse.ArgumentParser:
     ad = _with_model(sub.add_parser("adapt", parents=[common], help="fine-tune a model to one voice from a few of its recordings",
                                     description="Adapt a model to one speaker: fine-tune it on a handful (10-50) of that "
                                     "person's recordings for a couple of minutes and write a new model directory. It "
-                                    "keeps the source model's decoder (its word list, unit priors and prior scale).",
+                                    "keeps the source model's decoder (its word list, unit priors and prior scale). "
+                                    "Measured on five voices the default recipe never heard: one recording of each digit "
+                                    "took them from 80 to 90 % of digits read right, five of each to 94 % "
+                                    "(docs/speakers.md).",
                                     epilog="example:\n  lstm-asr adapt --manifest me.jsonl --out models/me --minutes 2\n"
                                     "  lstm-asr transcribe --model models/me clip.wav",
                                     formatter_class=argparse.RawDescriptionHelpFormatter))
