@@ -55,9 +55,30 @@ def cells(values):
     return " | ".join("–" if v is None else f"{v:.1f} %" for v in values)
 
 
+def print_table(first, headers, rows, mean_label, range_label=None):
+    """A markdown table: rows are (label, values, counted); then the mean (and, with ``range_label``,
+    the range) of each column over the counted rows that have every value. The labels take {n}."""
+    print(f"| {first} | " + " | ".join(headers) + " |")
+    print("|---" * (len(headers) + 1) + "|")
+    for label, values, _ in rows:
+        print(f"| {label} | " + cells(values) + " |")
+    full = [values for _, values, counted in rows if counted and None not in values]
+    if full:
+        cols = list(zip(*full))
+        n = len(full)
+        print(f"| {mean_label.format(n=n)} | " + " | ".join(f"**{sum(c) / n:.1f} %**" for c in cols) + " |")
+        if range_label:
+            print(f"| {range_label.format(n=n)} | " + " | ".join(f"{min(c):.1f}-{max(c):.1f} %" for c in cols) + " |")
+
+
+def require(ap, results, names, writers):
+    for name in names:
+        if not (results / name).is_file():
+            ap.error(f"{results / name}: no such file ({writers} write it)")
+
+
 def sc_table(ap, results):
-    if not (results / "priors_test.jsonl").is_file():
-        ap.error(f"{results / 'priors_test.jsonl'}: no such file (score.sh test writes it)")
+    require(ap, results, ["priors_test.jsonl"], "score.sh test")
     by_set = lambda d: d["set"]  # noqa: E731
     shipped = load(results / "priors_test.jsonl", by_set)
     folds = {}
@@ -67,17 +88,12 @@ def sc_table(ap, results):
         extra = results / f"priors_test-holdout-{fold}-no-other15.jsonl"
         if extra.is_file():
             folds[fold].update(load(extra, by_set))
-    print("| model | " + " | ".join(c[0] for c in SC_COLUMNS) + " |")
-    print("|---" * (len(SC_COLUMNS) + 1) + "|")
-    print("| default model | " + cells(percent(shipped.get(s), m) for _, s, m in SC_COLUMNS) + " |")
-    rows = {f: [percent(t.get(s), m) for _, s, m in SC_COLUMNS] for f, t in folds.items()}
-    for f, row in rows.items():
-        print(f"| fold {f} | " + cells(row) + " |")
-    full = [row for row in rows.values() if None not in row]
-    if full:
-        cols = list(zip(*full))
-        print(f"| **mean of {len(full)} folds** | " + " | ".join(f"**{sum(c) / len(c):.1f} %**" for c in cols) + " |")
-        print(f"| range of {len(full)} folds | " + " | ".join(f"{min(c):.1f}-{max(c):.1f} %" for c in cols) + " |")
+
+    def values(table):
+        return [percent(table.get(s), m) for _, s, m in SC_COLUMNS]
+
+    rows = [("default model", values(shipped), False)] + [(f"fold {f}", values(t), True) for f, t in folds.items()]
+    print_table("model", [c[0] for c in SC_COLUMNS], rows, "**mean of {n} folds**", "range of {n} folds")
     return 0
 
 
@@ -89,9 +105,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.sc:
         return sc_table(ap, args.results)
-    for name in ("loso_priors.jsonl", "pocketsphinx_loso.jsonl", "priors_new_words.jsonl"):
-        if not (args.results / name).is_file():
-            ap.error(f"{args.results / name}: no such file (score.sh loso and pocketsphinx_bench.py write it)")
+    require(ap, args.results, ["loso_priors.jsonl", "pocketsphinx_loso.jsonl", "priors_new_words.jsonl"],
+            "score.sh loso and pocketsphinx_bench.py")
     ours = load(args.results / "loso_priors.jsonl",
                 lambda d: (fold_of(d["model"]), d["set"], d["words"], bool(d.get("one_word"))))
     ps = load(args.results / "pocketsphinx_loso.jsonl", lambda d: (fold_of(d["manifest"]), ps_key(d)))
@@ -103,15 +118,8 @@ def main(argv=None):
     def value(fold, source, name, words, one_word, measure):
         return percent(tables[source].get((fold, name, words, one_word) if source == "ours" else (fold, name)), measure)
 
-    rows = {f: [value(f, *c[1:]) for c in COLUMNS] for f in folds}
-    print("| left-out FSDD speaker | " + " | ".join(c[0] for c in COLUMNS) + " |")
-    print("|---" * (len(COLUMNS) + 1) + "|")
-    for f in folds:
-        print(f"| {f} | " + cells(rows[f]) + " |")
-    full = [rows[f] for f in folds if None not in rows[f]]
-    if full:
-        means = [sum(col) / len(full) for col in zip(*full)]
-        print(f"| **mean of {len(full)}** | " + " | ".join(f"**{v:.1f} %**" for v in means) + " |")
+    rows = [(f, [value(f, *c[1:]) for c in COLUMNS], True) for f in folds]
+    print_table("left-out FSDD speaker", [c[0] for c in COLUMNS], rows, "**mean of {n}**")
     return 0
 
 
