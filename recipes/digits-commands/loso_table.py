@@ -71,14 +71,14 @@ def print_table(first, headers, rows, mean_label, range_label=None):
             print(f"| {range_label.format(n=n)} | " + " | ".join(f"{min(c):.1f}-{max(c):.1f} %" for c in cols) + " |")
 
 
-def require(ap, results, names, writers):
+def require(ap, results, names, written_by):
     for name in names:
         if not (results / name).is_file():
-            ap.error(f"{results / name}: no such file ({writers} write it)")
+            ap.error(f"{results / name}: no such file ({written_by})")
 
 
 def sc_table(ap, results):
-    require(ap, results, ["priors_test.jsonl"], "score.sh test")
+    require(ap, results, ["priors_test.jsonl"], "score.sh test writes it")
     by_set = lambda d: d["set"]  # noqa: E731
     shipped = load(results / "priors_test.jsonl", by_set)
     folds = {}
@@ -106,7 +106,7 @@ def main(argv=None):
     if args.sc:
         return sc_table(ap, args.results)
     require(ap, args.results, ["loso_priors.jsonl", "pocketsphinx_loso.jsonl", "priors_new_words.jsonl"],
-            "score.sh loso and pocketsphinx_bench.py")
+            "score.sh loso and pocketsphinx_bench.py write it")
     ours = load(args.results / "loso_priors.jsonl",
                 lambda d: (fold_of(d["model"]), d["set"], d["words"], bool(d.get("one_word"))))
     ps = load(args.results / "pocketsphinx_loso.jsonl", lambda d: (fold_of(d["manifest"]), ps_key(d)))
